@@ -1,0 +1,141 @@
+"""Accounts (email as login) and the roles held in organisations and services.
+
+Roles are rows, not flags: an agent or a manager is a member of a service; an organisation
+administrator administers a commune or the agglomeration; a superuser is the platform operator.
+A user with none of these is a citizen. What each role may do is decided in
+``accounts.permissions`` only.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from organisations.models import Organisation, Service
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        extra.pop("is_staff", None)  # derived from roles, see User.is_staff
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(_("adresse électronique"), unique=True)
+    first_name = models.CharField(_("prénom"), max_length=150, blank=True)
+    last_name = models.CharField(_("nom"), max_length=150, blank=True)
+    phone = models.CharField(_("téléphone"), max_length=30, blank=True)
+    is_active = models.BooleanField(_("actif"), default=True)
+    date_joined = models.DateTimeField(_("inscrit le"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("utilisateur")
+        verbose_name_plural = _("utilisateurs")
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email
+
+    @property
+    def is_staff(self) -> bool:
+        """Staff = anyone holding a role; derived, never stored, so it cannot drift from roles."""
+        from .permissions import actor_for
+
+        return actor_for(self).is_staff
+
+
+class ServiceMembership(models.Model):
+    """A user works in a service, as an agent or as the service's manager."""
+
+    class Role(models.TextChoices):
+        AGENT = "agent", _("Agent")
+        MANAGER = "manager", _("Responsable de service")
+
+    user = models.ForeignKey(
+        User, verbose_name=_("utilisateur"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("rôle"), max_length=10, choices=Role.choices, default=Role.AGENT)
+    created_at = models.DateTimeField(_("depuis le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membre d'un service")
+        verbose_name_plural = _("membres des services")
+        ordering = ["service", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "service"], name="one_membership_per_service"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} – {self.service}"
+
+
+class OrganisationAdmin(models.Model):
+    """A user administers an organisation: its services, their members and settings."""
+
+    user = models.ForeignKey(
+        User,
+        verbose_name=_("utilisateur"),
+        on_delete=models.CASCADE,
+        related_name="administered",
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.CASCADE,
+        related_name="administrators",
+    )
+    created_at = models.DateTimeField(_("depuis le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("administrateur d'organisation")
+        verbose_name_plural = _("administrateurs d'organisation")
+        ordering = ["organisation", "user"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organisation"], name="one_admin_role_per_organisation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.organisation}"

@@ -1,0 +1,368 @@
+"""Who may see and do what: the single permission module, used by pages, APIs and the admin.
+
+Every check in the portal goes through a function of this module. Pages call the ``can_*``
+functions, querysets are narrowed with the ``*_visible_to`` selectors, DRF uses the adapters in
+``accounts.api.permissions`` and the Django admin the ``admin_*`` functions; none of them decides
+on its own.
+
+Roles (rows, see ``accounts.models``):
+- anonymous: public pages and public data only;
+- citizen: an authenticated user with no role; sees their own requests;
+- agent: member of one or more services; works the requests of those services;
+- service manager: an agent who also manages the service (contact, hours, members);
+- organisation administrator: a commune's or the CAHC's; everything of that organisation;
+- superuser: the platform operator.
+An agglomeration agent is simply an agent of a CAHC service: they see the CAHC's requests, not
+the communes' (and the reverse), unless a request is transferred to them.
+
+Requests (reports now, procedures later) are checked through the ``RequestLike`` protocol, so both
+kinds share these rules without this module importing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from django.db.models import Q, QuerySet
+
+from organisations.models import Competence, Organisation, Service
+
+Action = Literal["view", "add", "change", "delete"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """What a user is, loaded once per user object (two small queries)."""
+
+    user_id: int | None
+    is_superuser: bool = False
+    service_roles: Mapping[int, str] = field(default_factory=dict)  # service id -> role
+    service_organisations: Mapping[int, int] = field(default_factory=dict)  # service id -> org id
+    admin_organisations: frozenset[int] = frozenset()
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_superuser or bool(self.service_roles) or bool(self.admin_organisations)
+
+    @property
+    def services(self) -> frozenset[int]:
+        return frozenset(self.service_roles)
+
+    @property
+    def managed_services(self) -> frozenset[int]:
+        return frozenset(s for s, role in self.service_roles.items() if role == "manager")
+
+    @property
+    def organisations(self) -> frozenset[int]:
+        """Organisations where the user holds any role."""
+        return frozenset(self.service_organisations.values()) | self.admin_organisations
+
+    @property
+    def roles(self) -> list[str]:
+        """Role names, for display and for the /api/me/ answer."""
+        if not self.is_authenticated:
+            return ["anonymous"]
+        names = []
+        if self.is_superuser:
+            names.append("superuser")
+        if self.admin_organisations:
+            names.append("organisation_admin")
+        if self.managed_services:
+            names.append("service_manager")
+        if self.services - self.managed_services:
+            names.append("agent")
+        return names or ["citizen"]
+
+
+ANONYMOUS = Actor(user_id=None)
+_CACHE_ATTR = "_grc_actor"
+
+
+def actor_for(user: Any) -> Actor:
+    """The actor for a user (or AnonymousUser / None), cached on the user object."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return ANONYMOUS
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    from .models import OrganisationAdmin, ServiceMembership
+
+    rows = ServiceMembership.objects.filter(user_id=user.pk, service__is_active=True).values_list(
+        "service_id", "role", "service__organisation_id"
+    )
+    roles = {service_id: role for service_id, role, _org in rows}
+    service_orgs = {service_id: org for service_id, _role, org in rows}
+    admin_orgs = frozenset(
+        OrganisationAdmin.objects.filter(user_id=user.pk).values_list("organisation_id", flat=True)
+    )
+    actor = Actor(
+        user_id=user.pk,
+        is_superuser=bool(user.is_superuser),
+        service_roles=roles,
+        service_organisations=service_orgs,
+        admin_organisations=admin_orgs,
+    )
+    setattr(user, _CACHE_ATTR, actor)
+    return actor
+
+
+def forget_actor(user: Any) -> None:
+    """Drop the cached actor (after roles changed on this user object)."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+# --- Site areas ----------------------------------------------------------------------------------
+
+
+def can_access_intranet(user: Any) -> bool:
+    return actor_for(user).is_staff
+
+
+def can_access_admin(user: Any) -> bool:
+    return actor_for(user).is_staff
+
+
+# --- Organisations and services -----------------------------------------------------------------
+
+
+def can_administer_organisation(user: Any, organisation: Organisation) -> bool:
+    actor = actor_for(user)
+    return actor.is_superuser or organisation.pk in actor.admin_organisations
+
+
+def can_view_service(user: Any, service: Service) -> bool:
+    """See a service's queue and its members."""
+    actor = actor_for(user)
+    return (
+        actor.is_superuser
+        or service.pk in actor.services
+        or service.organisation_id in actor.admin_organisations
+    )
+
+
+def can_manage_service(user: Any, service: Service) -> bool:
+    """Edit a service's contact details and hours, and manage its members."""
+    actor = actor_for(user)
+    return (
+        actor.is_superuser
+        or service.pk in actor.managed_services
+        or service.organisation_id in actor.admin_organisations
+    )
+
+
+def can_create_service(user: Any, organisation: Organisation | None = None) -> bool:
+    actor = actor_for(user)
+    if organisation is None:
+        return actor.is_superuser or bool(actor.admin_organisations)
+    return can_administer_organisation(user, organisation)
+
+
+def can_edit_competence(user: Any, competence: Competence | None = None) -> bool:
+    """Competences follow the agglomeration's statutes: its administrators and the operator."""
+    actor = actor_for(user)
+    if actor.is_superuser:
+        return True
+    epci_admin_orgs = set(
+        Organisation.objects.filter(
+            pk__in=actor.admin_organisations, kind=Organisation.Kind.EPCI
+        ).values_list("epci_id", flat=True)
+    )
+    if competence is None:
+        return bool(epci_admin_orgs)
+    return competence.commune.epci_id in epci_admin_orgs
+
+
+def services_visible_to(user: Any) -> QuerySet[Service]:
+    """Services whose queue and members the user may see in the intranet."""
+    actor = actor_for(user)
+    qs = Service.objects.select_related("organisation")
+    if actor.is_superuser:
+        return qs
+    if not actor.is_staff:
+        return qs.none()
+    return qs.filter(Q(pk__in=actor.services) | Q(organisation_id__in=actor.admin_organisations))
+
+
+def organisations_visible_to(user: Any) -> QuerySet[Organisation]:
+    """Organisations the user works for (all of them for the operator)."""
+    actor = actor_for(user)
+    qs = Organisation.objects.all()
+    if actor.is_superuser:
+        return qs
+    return qs.filter(pk__in=actor.organisations)
+
+
+def memberships_visible_to(user: Any) -> QuerySet:
+    from .models import ServiceMembership
+
+    return ServiceMembership.objects.filter(service__in=services_visible_to(user)).select_related(
+        "user", "service", "service__organisation"
+    )
+
+
+# --- Requests (reports and procedures) -----------------------------------------------------------
+
+
+class RequestLike(Protocol):
+    """What the rules need to know of a citizen request, whatever its kind."""
+
+    author_id: int | None
+    service_id: int | None
+    organisation_id: int | None
+
+
+def _handles(actor: Actor, request: RequestLike) -> bool:
+    return (
+        actor.is_superuser
+        or (request.service_id is not None and request.service_id in actor.services)
+        or (
+            request.organisation_id is not None
+            and request.organisation_id in actor.admin_organisations
+        )
+    )
+
+
+def can_view_request_private(user: Any, request: RequestLike) -> bool:
+    """The full request, with its personal data: its author and whoever handles it."""
+    actor = actor_for(user)
+    is_author = actor.is_authenticated and request.author_id == actor.user_id
+    return is_author or _handles(actor, request)
+
+
+def can_act_on_request(user: Any, request: RequestLike) -> bool:
+    """Change status, reply, transfer: agents of the handling service and its administrators."""
+    return _handles(actor_for(user), request)
+
+
+def requests_filter_for(user: Any, *, prefix: str = "") -> Q:
+    """A Q narrowing any request queryset to what ``can_view_request_private`` allows."""
+    actor = actor_for(user)
+    if actor.is_superuser:
+        return Q()
+    q = Q(pk__in=[])
+    if actor.is_authenticated:
+        q |= Q(**{f"{prefix}author_id": actor.user_id})
+    if actor.services:
+        q |= Q(**{f"{prefix}service_id__in": actor.services})
+    if actor.admin_organisations:
+        q |= Q(**{f"{prefix}organisation_id__in": actor.admin_organisations})
+    return q
+
+
+# --- Django admin ---------------------------------------------------------------------------------
+
+
+def _admin_reference(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    return action == "view"  # territory and domains: read-only for staff, the operator edits
+
+
+def _admin_organisation(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    if action == "view":
+        return obj is None or obj.pk in actor.organisations
+    if action == "change":
+        return (
+            bool(actor.admin_organisations)
+            if obj is None
+            else can_administer_organisation(user, obj)
+        )
+    return False  # organisations come from the territory, not from the admin
+
+
+def _admin_service(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    if action == "view":
+        return obj is None or can_view_service(user, obj)
+    if action == "change":
+        if obj is None:
+            return bool(actor.managed_services or actor.admin_organisations)
+        return can_manage_service(user, obj)
+    return can_create_service(user, obj.organisation if obj is not None else None)
+
+
+def _admin_competence(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    return action == "view" or can_edit_competence(user, obj)
+
+
+def _admin_membership(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    if action == "view":
+        return obj is None or can_view_service(user, obj.service)
+    if obj is None:
+        return bool(actor.managed_services or actor.admin_organisations)
+    return can_manage_service(user, obj.service)
+
+
+def _admin_organisation_admin(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    if action != "view":
+        return False  # granting administration is the operator's decision
+    if obj is None:
+        return bool(actor.admin_organisations)
+    return obj.organisation_id in actor.admin_organisations
+
+
+_ADMIN_RULES = {
+    "territory.commune": _admin_reference,
+    "territory.epci": _admin_reference,
+    "organisations.domain": _admin_reference,
+    "organisations.organisation": _admin_organisation,
+    "organisations.service": _admin_service,
+    "organisations.competence": _admin_competence,
+    "accounts.servicemembership": _admin_membership,
+    "accounts.organisationadmin": _admin_organisation_admin,
+}
+
+
+def admin_allows(user: Any, action: Action, model: type, obj: Any = None) -> bool:
+    """Whether the admin may show (view) or perform an action on a model or one object.
+
+    Users and any model without a rule here are the operator's (superuser's) only.
+    """
+    actor = actor_for(user)
+    if not actor.is_staff:
+        return False
+    if actor.is_superuser:
+        return True
+    rule = _ADMIN_RULES.get(model._meta.label_lower)
+    return rule is not None and rule(user, actor, action, obj)
+
+
+def admin_queryset(user: Any, model: type, qs: QuerySet) -> QuerySet:
+    """Narrow an admin changelist to the rows the user may see."""
+    actor = actor_for(user)
+    if actor.is_superuser:
+        return qs
+    if not actor.is_staff:
+        return qs.none()
+    label = model._meta.label_lower
+    if label == "organisations.organisation":
+        return qs.filter(pk__in=actor.organisations)
+    if label == "organisations.service":
+        return qs.filter(pk__in=services_visible_to(user).values("pk"))
+    if label == "accounts.servicemembership":
+        return qs.filter(service__in=services_visible_to(user).values("pk"))
+    if label == "accounts.organisationadmin":
+        return qs.filter(organisation_id__in=actor.admin_organisations)
+    if label in _ADMIN_RULES:
+        return qs  # reference data and competences: everyone on staff reads them all
+    return qs.none()
+
+
+def organisations_user_may_add_services_to(user: Any) -> QuerySet[Organisation]:
+    actor = actor_for(user)
+    qs = Organisation.objects.all()
+    return qs if actor.is_superuser else qs.filter(pk__in=actor.admin_organisations)
+
+
+def services_user_may_manage(user: Any) -> QuerySet[Service]:
+    actor = actor_for(user)
+    qs = Service.objects.select_related("organisation")
+    if actor.is_superuser:
+        return qs
+    return qs.filter(
+        Q(pk__in=actor.managed_services) | Q(organisation_id__in=actor.admin_organisations)
+    )

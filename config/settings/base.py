@@ -1,0 +1,302 @@
+"""Base settings, read from the environment, with safe production defaults.
+
+Every deployment-specific value comes from an environment variable (12-factor). Without any,
+this module is production-safe: DEBUG off, secure cookies, HSTS, HTTPS redirect, and it refuses
+to start without a SECRET_KEY. ``dev`` and ``test`` are thin overrides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from config.env import env_bool, env_int, env_list, env_str, load_env_file
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+load_env_file(Path(env_str("GRC_ENV_FILE", str(BASE_DIR / ".local" / "env"))))
+
+DEBUG = env_bool("DEBUG", False)
+
+SECRET_KEY = env_str("SECRET_KEY", "") or ""
+if not SECRET_KEY and not DEBUG:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set: export SECRET_KEY=<50+ random characters> "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(64))'), "
+        "or DEBUG=1 for development."
+    )
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- Applications ------------------------------------------------------------------------------
+# Apps depend downwards: territory and accounts/organisations at the bottom, then gis_layers,
+# reports and procedures, intranet on top.
+INSTALLED_APPS = [
+    "core.admin_apps.PortalAdminConfig",  # django.contrib.admin with our site and permission module
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework_gis",
+    "drf_spectacular",
+    "leaflet",
+    "core",
+    "territory",
+    "organisations",
+    "accounts",
+    "gis_layers",
+    "reports",
+    "procedures",
+    "intranet",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "core.context_processors.portal",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------------------------
+# PostgreSQL + PostGIS through psycopg 3, with its connection pool. Persistent connections
+# (CONN_MAX_AGE) must stay 0 when the pool is on: the pool keeps the connections.
+DATABASE_URL = env_str("DATABASE_URL", "") or ""
+if not DATABASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set: export DATABASE_URL=postgis://user:password@host:5432/name "
+            "(or run `./grc run`, which finds or starts a local PostgreSQL)."
+        )
+    DATABASE_URL = "postgis://postgres@127.0.0.1:5432/libercourt_grc"
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        engine="django.contrib.gis.db.backends.postgis",
+        conn_max_age=0,
+        conn_health_checks=True,
+    )
+}
+DATABASES["default"]["OPTIONS"] = {
+    "pool": {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 1),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 10),
+        "timeout": env_int("DB_POOL_TIMEOUT", 10),
+    },
+    "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Spatial -----------------------------------------------------------------------------------
+# Storage SRID, chosen once: EPSG:2154 (RGF93 v1 / Lambert-93), the official projection of
+# metropolitan France. Reasons: (1) it is metric, so distance rules ("within 15 m of a road"),
+# buffers, areas and heatmap grid cells are computed in metres with plain geometry functions and
+# GiST indexes, without casting to geography; (2) the communes' and the agglomeration's own GIS
+# data (cadastre, networks, IGN BD TOPO) are exchanged in Lambert-93, so imports usually need no
+# reprojection; (3) over the CAHC its distortion is about -0.1 cm per 100 m, negligible.
+# APIs speak WGS84 (EPSG:4326, RFC 7946) and vector tiles Web Mercator (EPSG:3857): PostGIS
+# reprojects in SQL (ST_Transform), never Python row by row.
+GRC_STORAGE_SRID = 2154
+GRC_API_SRID = 4326
+
+# Basemap shown under our own vector data: "ign" (Plan IGN v2, Géoplateforme WMTS), "osm", or
+# "none". With no network the map still draws communes, streets and equipment from our data.
+BASEMAPS = {
+    "ign": {
+        "url": (
+            "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+            "&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM"
+            "&FORMAT=image/png&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+        ),
+        "attribution": "© IGN – Plan IGN",
+        "origin": "https://data.geopf.fr",
+        "max_zoom": 19,
+    },
+    "osm": {
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attribution": "© les contributeurs d'OpenStreetMap",
+        "origin": "https://tile.openstreetmap.org",
+        "max_zoom": 19,
+    },
+    "none": None,
+}
+BASEMAP = env_str("BASEMAP", "ign") or "none"
+if BASEMAP not in BASEMAPS:
+    raise ImproperlyConfigured(f"BASEMAP={BASEMAP!r}: choose one of {', '.join(BASEMAPS)}.")
+
+LEAFLET_CONFIG = {
+    "DEFAULT_CENTER": (50.4817, 3.0110),  # Libercourt town hall
+    "DEFAULT_ZOOM": 14,
+    "MIN_ZOOM": 10,
+    "MAX_ZOOM": 19,
+    "TILES": [],  # set by core.maps from BASEMAP, so the tiles and the CSP agree
+    "RESET_VIEW": False,
+    "NO_GLOBALS": True,
+    "FORCE_IMAGE_PATH": True,
+}
+
+# --- Redis, cache, Celery ---------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "") or "redis://127.0.0.1:6379/0"
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "grc"),
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "Europe/Paris"
+CELERY_BEAT_SCHEDULE = {
+    # The worker writes the time it ran this into Redis: /healthz shows the beat is alive.
+    "heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
+}
+
+# --- Authentication ----------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "core:home"
+LOGOUT_REDIRECT_URL = "core:home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalisation: French first, English second ----------------------------------------
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media --------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / ".local" / "static")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / ".local" / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Email -------------------------------------------------------------------------------------
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str(
+    "DEFAULT_FROM_EMAIL", "Portail citoyen <ne-pas-repondre@libercourt.fr>"
+)
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+
+# --- Security (production defaults; dev relaxes them) -----------------------------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the orchestrator probes it over plain HTTP
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- REST framework and OpenAPI ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Portail citoyen Libercourt / CAHC – API",
+    "DESCRIPTION": "Public and staff APIs of the citizen-relations portal.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Portal ------------------------------------------------------------------------------------
+GRC_SITE_NAME = env_str("GRC_SITE_NAME", "Portail citoyen – Libercourt et CAHC")
+GRC_HEALTH_TIMEOUT = float(env_str("GRC_HEALTH_TIMEOUT", "1.0") or "1.0")
+GRC_DEMO_DATA_ALLOWED = DEBUG  # the demo command refuses to run on a production configuration
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- GDAL ----------------------------------------------------------------------------------------
+# Django 5.2.19+ asks for GDAL >= 3.9, the first release that lets it block file and network
+# access when parsing spatial references (gis.W001). Debian 12 ships GDAL 3.6, so we load the
+# GDAL 3.12 that the pyogrio wheel bundles (PROJ and its data inside) unless GDAL_LIBRARY_PATH
+# names another one. Debian's GEOS is used as is.
+from config.gdal import configure_gdal  # noqa: E402
+
+GDAL_LIBRARY_PATH = configure_gdal(env_str("GDAL_LIBRARY_PATH"))

@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView
+
+from accounts.api.views import me
+from core.views import healthz
+from organisations.api.views import OrganisationList
+from territory.api.views import communes
+
+api_patterns = [
+    path("me/", me, name="me"),
+    path("organisations/", OrganisationList.as_view(), name="organisations"),
+    path("territory/communes/", communes, name="communes"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("admin/", admin.site.urls),
+    path("api/", include((api_patterns, "api"))),
+    path("compte/", include("accounts.urls")),
+    path("intranet/", include("intranet.urls")),
+    path("", include("core.urls")),
+]
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

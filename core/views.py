@@ -1,0 +1,50 @@
+"""Site shell pages: home, who-does-what, contacts directory, and the health probe."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from organisations.selectors import directory, who_does_what
+from territory.models import Commune
+from territory.selectors import member_communes
+
+from .health import health_report
+from .maps import map_config
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    communes = list(member_communes().order_by("name"))
+    return render(request, "core/home.html", {"communes": communes, "map_config": map_config()})
+
+
+@require_GET
+def who_does_what_view(request: HttpRequest) -> HttpResponse:
+    """Pick a commune (form, no map needed) and read which body handles each domain there."""
+    communes = list(member_communes().order_by("name"))
+    insee = request.GET.get("commune") or "62907"
+    commune = next((c for c in communes if c.insee == insee), None)
+    if commune is None:
+        if Commune.objects.filter(insee=insee).exists():
+            raise Http404("Cette commune ne fait pas partie du territoire de la CAHC.")
+        raise Http404("Commune inconnue.")
+    return render(
+        request,
+        "core/who_does_what.html",
+        {"communes": communes, "commune": commune, "rows": who_does_what(commune)},
+    )
+
+
+@require_GET
+def contacts(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/contacts.html", {"organisations": directory()})
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    healthy, report = health_report()
+    return JsonResponse(report, status=200 if healthy else 503)

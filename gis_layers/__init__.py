@@ -1,0 +1,1 @@
+"""Urban-equipment layers, their catalogue and the OGC API / GeoJSON / MVT endpoints (issue 3)."""

@@ -1,0 +1,1 @@
+"""The agents' workspace: queues, shared layers and request APIs."""

@@ -1,0 +1,1 @@
+"""Online administrative procedures with workflows and legal acknowledgements (later issue)."""

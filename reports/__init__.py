@@ -1,0 +1,1 @@
+"""Citizen reports on the public space: journey, photos, tracking, duplicates (issue 5)."""

@@ -1,0 +1,158 @@
+"""Shared fixtures: the real territory in the test database, demo roles, real Redis and Celery."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The real CAHC territory, organisations and competences, loaded once per session."""
+    from organisations.services import organisations_load
+    from territory.services import territory_load
+
+    with django_db_blocker.unblock():
+        organisations_load(epci=territory_load().epci)
+
+
+@pytest.fixture
+def demo(db):
+    """Libercourt's and the CAHC's demo services and one account per role.
+
+    Returns a namespace of the users and services, looked up by the demo emails and slugs.
+    """
+    from types import SimpleNamespace
+
+    from accounts.models import User
+    from core.demo import demo_data_load
+    from organisations.models import Organisation, Service
+
+    demo_data_load()
+    users = {
+        u.email.split("@")[0].replace(".", "_") + ("_cahc" if "cahc" in u.email else ""): u
+        for u in User.objects.all()
+    }
+    lib = Organisation.objects.get(commune__insee="62907")
+    cahc = Organisation.objects.get(kind="epci")
+    services = {
+        f"{s.organisation.slug}:{s.slug}": s for s in Service.objects.select_related("organisation")
+    }
+    return SimpleNamespace(
+        libercourt=lib,
+        cahc=cahc,
+        services=services,
+        citizen=users["citoyenne"],
+        agent=users["agent_voirie"],
+        manager=users["responsable_voirie"],
+        reception_agent=users["agent_accueil"],
+        lib_admin=users["admin"],
+        cahc_agent=users["agent_dechets_cahc"],
+        cahc_admin=users["admin_cahc"],
+        superuser=users["operateur"],
+        voirie=services["libercourt:voirie"],
+        eclairage=services["libercourt:eclairage-public"],
+        etat_civil=services["libercourt:etat-civil"],
+        dechets=services["cahc:collecte-dechets"],
+        eau=services["cahc:eau-assainissement"],
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process():
+    """A real Celery worker on the test Redis database, for as long as the session needs it."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    name = f"grc-test-{os.getpid()}@%h"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-l",
+            "warning",
+            "-n",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    from config.celery import app
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Celery worker exited: {proc.stderr.read().decode()[-2000:]}")
+        if app.control.ping(timeout=0.5):
+            break
+    else:
+        proc.terminate()
+        raise RuntimeError("Celery worker did not answer within 30 s")
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture
+def stopped_redis_url():
+    """The URL of a real Redis that was started and then shut down: nothing answers there."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    client.shutdown(nosave=True)
+    proc.wait(timeout=10)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Each test starts with an empty test cache (Redis db REDIS_TEST_DB, never the demo's)."""
+    from django.core.cache import cache
+
+    assert settings.CACHES["default"]["KEY_PREFIX"] == "grc-test"
+    cache.clear()
