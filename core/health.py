@@ -49,7 +49,10 @@ def check_celery(*, redis_ok: bool) -> dict[str, Any]:
     from config.celery import app
 
     try:
-        replies = app.control.ping(timeout=settings.GRC_HEALTH_TIMEOUT, limit=1)
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
+            replies = app.control.ping(
+                timeout=settings.GRC_HEALTH_TIMEOUT, limit=1, connection=connection
+            )
     except Exception as exc:
         return {"status": "down", "error": _first_line(exc)}
     if not replies:

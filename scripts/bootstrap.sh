@@ -55,7 +55,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
   fi
 fi
 if [ "$MODE" = test ]; then
-  apt_install chromium fonts-dejavu-core
+  apt_install chromium fonts-dejavu-core docker-compose
 fi
 
 # --- 2. Python virtualenv ----------------------------------------------------------------------

@@ -156,3 +156,9 @@ def _isolated_cache():
 
     assert settings.CACHES["default"]["KEY_PREFIX"] == "grc-test"
     cache.clear()
+
+
+def pytest_configure(config):
+    """Screenshots of browser tests land in .local/screenshots (git-ignored) for a human look."""
+    pytest.screenshot_dir = ROOT / ".local" / "screenshots"
+    pytest.screenshot_dir.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,8 @@ fetch("/api/territory/communes/", { headers: { Accept: "application/geo+json" } 
         featureLayer.on("click", () => { if (whoUrl) window.location.href = `${whoUrl}?commune=${feature.properties.insee}`; });
       },
     }).addTo(map);
-    map.fitBounds(layer.getBounds());
+    map.invalidateSize();
+    map.fitBounds(layer.getBounds(), { padding: [12, 12] });
     element.dataset.loaded = String(collection.features.length);
   })
   .catch((error) => {

@@ -2,9 +2,11 @@ import hashlib
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, permission_classes, renderer_classes
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 
+from core.renderers import GeoJSONRenderer
 from territory.selectors import communes_geojson
 
 
@@ -14,6 +16,7 @@ from territory.selectors import communes_geojson
 )
 @api_view(["GET"])
 @permission_classes([AllowAny])
+@renderer_classes([GeoJSONRenderer, JSONRenderer])
 def communes(request) -> HttpResponse:
     return _geojson(request._request, communes_geojson(members_only=True))
 

@@ -1,0 +1,90 @@
+"""The site shell in a real browser: map from our own data, keyboard path, no a11y violations."""
+
+import re
+
+import pytest
+
+from .conftest import axe_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_home_map_draws_the_communes_from_our_data(page, demo):
+    page.goto("/")
+    page.wait_for_selector('#territory-map[data-loaded="14"]', timeout=15000)
+    assert page.locator("#territory-map path.leaflet-interactive").count() == 14
+    assert page.console_errors == []  # no CSP violation, no script error, no network call outside
+    page.screenshot(path=str(pytest.screenshot_dir / "home.png"), full_page=True)
+
+
+def test_clicking_a_commune_opens_who_does_what(page, demo):
+    page.goto("/")
+    page.wait_for_selector('#territory-map[data-loaded="14"]', timeout=15000)
+    page.evaluate("""() => {
+        const el = document.getElementById('territory-map');
+        window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 10);
+    }""")
+    # Libercourt's town hall, projected by Leaflet to screen coordinates.
+    box = page.locator("#territory-map").bounding_box()
+    assert box is not None
+    page.locator("#territory-map path.leaflet-interactive").nth(
+        _index_of(page, "Libercourt")
+    ).click(force=True)
+    page.wait_for_url(re.compile(r".*/qui-fait-quoi/\?commune=62907$"))
+    assert page.locator("h1").inner_text() == "Qui fait quoi à Libercourt ?"
+
+
+def _index_of(page, name: str) -> int:
+    names = page.evaluate(
+        """() => fetch('/api/territory/communes/').then(r => r.json())
+                 .then(c => c.features.map(f => f.properties.name))"""
+    )
+    return names.index(name)
+
+
+def test_keyboard_skip_link_and_login_without_mouse(page, demo):
+    page.goto("/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Aller au contenu"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "contenu"
+    page.goto("/compte/connexion/")
+    page.focus("#id_username")
+    page.keyboard.type("agent.voirie@libercourt.demo")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Libercourt-demo-2026")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert re.match(r"^http://[^/]+/$", page.url)
+    page.goto("/intranet/")
+    assert "Voirie – Ville de Libercourt" in page.locator("main").inner_text()
+
+
+PUBLIC_PAGES = ["/", "/contacts/", "/qui-fait-quoi/?commune=62907", "/compte/connexion/"]
+
+
+@pytest.mark.parametrize("url", PUBLIC_PAGES)
+def test_public_pages_have_no_axe_violations(page, demo, url):
+    page.goto(url)
+    if url == "/":
+        page.wait_for_selector('#territory-map[data-loaded="14"]', timeout=15000)
+    assert axe_violations(page) == []
+
+
+def test_english_pages_have_no_axe_violations(browser, live_server, demo):
+    context = browser.new_context(locale="en-GB", base_url=live_server.url)
+    page = context.new_page()
+    page.goto("/contacts/")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert axe_violations(page) == []
+    context.close()
+
+
+def test_intranet_has_no_axe_violations(page, demo, client):
+    page.goto("/compte/connexion/")
+    page.fill("#id_username", "responsable.voirie@libercourt.demo")
+    page.fill("#id_password", "Libercourt-demo-2026")
+    page.click("button[type=submit] >> text=Se connecter")
+    page.goto("/intranet/")
+    assert "Membres du service Voirie" in page.locator("main").inner_text()
+    assert axe_violations(page) == []

@@ -1,0 +1,104 @@
+"""Production settings are safe, and a missing service is explained in one line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PROD_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "SECRET_KEY": "k9Zq2-production-like-secret-7Hf3mXv8Lp0sWc4Rt6Yb1Nd5Gj9Ke2Qa8Uu3Oi7",
+    "ALLOWED_HOSTS": "portail.libercourt.fr",
+    "GRC_ENV_FILE": "/nonexistent",
+}
+
+
+def manage(*args: str, env: dict[str, str], timeout: int = 60) -> subprocess.CompletedProcess:
+    dropped = ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY")
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_check_deploy_is_clean_under_production_settings():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={**PROD_ENV, "DATABASE_URL": os.environ.get("DATABASE_URL", settings.DATABASE_URL)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key():
+    env = {**PROD_ENV, "DATABASE_URL": "postgis://x@127.0.0.1/x"}
+    env.pop("SECRET_KEY")
+    result = manage("check", env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SECRET_KEY is not set" in lines[0]
+
+
+def test_unreachable_database_is_one_line_with_the_fix():
+    env = {
+        **PROD_ENV,
+        "DATABASE_URL": "postgis://grc:secret@127.0.0.1:1/nowhere",
+        "DB_POOL_TIMEOUT": "2",
+    }
+    result = manage("migrate", "--check", env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Database unreachable at postgis://grc:***@127.0.0.1:1/nowhere")
+    assert "DATABASE_URL=" in lines[0]
+    assert "secret" not in lines[0]  # the password is never printed
+
+
+def test_unreachable_redis_is_one_line_with_the_fix(stopped_redis_url):
+    env = {
+        **PROD_ENV,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", settings.DATABASE_URL),
+        "REDIS_URL": stopped_redis_url,
+    }
+    result = manage("shell", "-c", "from django.core.cache import cache; cache.get('x')", env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith(f"Redis unreachable at {stopped_redis_url}")
+    assert "REDIS_URL=" in result.stderr
+
+
+def test_database_pool_and_health_checks_are_on():
+    db = settings.DATABASES["default"]
+    assert db["ENGINE"] == "django.contrib.gis.db.backends.postgis"
+    assert db["OPTIONS"]["pool"]["max_size"] >= 1
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert db["CONN_MAX_AGE"] == 0  # the pool keeps the connections
+
+
+def test_geodjango_uses_a_gdal_that_blocks_file_access():
+    from django.contrib.gis import gdal
+
+    assert gdal.GDAL_VERSION >= (3, 9)
+    with pytest.raises(gdal.GDALException):
+        gdal.SpatialReference("/etc/passwd")
+
+
+def test_storage_srid_is_lambert_93():
+    from territory.models import Commune
+
+    assert settings.GRC_STORAGE_SRID == 2154
+    assert Commune._meta.get_field("geom").srid == 2154
