@@ -8,6 +8,8 @@ from django.db import connection
 
 from .models import Commune, Epci
 
+COMMUNES_ATTRIBUTION = "IGN – ADMIN EXPRESS-COG 2018 ; INSEE COG 2026 – Licence Ouverte (Etalab)"
+
 
 def commune_at(location: Point) -> Commune | None:
     """The commune (member or neighbour) whose boundary covers ``location``.
@@ -36,6 +38,7 @@ def communes_geojson(*, members_only: bool = True) -> str:
     sql = f"""
         SELECT json_build_object(
             'type', 'FeatureCollection',
+            'attribution', %s,
             'features', COALESCE(json_agg(json_build_object(
                 'type', 'Feature',
                 'id', c.insee,
@@ -52,5 +55,5 @@ def communes_geojson(*, members_only: bool = True) -> str:
         WHERE %s OR c.epci_id IS NOT NULL
     """  # noqa: S608 - only settings integers are interpolated
     with connection.cursor() as cursor:
-        cursor.execute(sql, [not members_only])
+        cursor.execute(sql, [COMMUNES_ATTRIBUTION, not members_only])
         return cursor.fetchone()[0]

@@ -18,7 +18,7 @@ PROD_ENV = {
 
 
 def manage(*args: str, env: dict[str, str], timeout: int = 60) -> subprocess.CompletedProcess:
-    dropped = ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY")
+    dropped = ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
     clean = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -94,6 +94,7 @@ def test_communes_geojson_api(client, django_assert_max_num_queries):
     collection = response.json()
     assert collection["type"] == "FeatureCollection"
     assert len(collection["features"]) == 14
+    assert "IGN" in collection["attribution"] and "Licence Ouverte" in collection["attribution"]
     libercourt = next(f for f in collection["features"] if f["id"] == "62907")
     lon, lat = libercourt["geometry"]["coordinates"][0][0][0]
     assert 2.97 < lon < 3.04 and 50.46 < lat < 50.50  # WGS84, not Lambert-93
