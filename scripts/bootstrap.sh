@@ -104,7 +104,14 @@ start_embedded_postgres() {
   fi
 }
 
-if [ -n "${DATABASE_URL:-}" ]; then
+# GRC_DB_MODE=embedded forces the project-local cluster even when a server answers on 5432.
+if [ "${GRC_DB_MODE:-auto}" = embedded ] && [ -z "${DATABASE_URL:-}" ]; then
+  [ -n "$PG_MAJOR" ] || PG_MAJOR="$(ls /usr/lib/postgresql | sort -V | tail -n1)"
+  apt_install "postgresql-$PG_MAJOR-postgis-3"
+  start_embedded_postgres
+  ADMIN_URL="postgresql://postgres@127.0.0.1:$EMBEDDED_PG_PORT/postgres"
+  GRC_DATABASE_URL="postgis://postgres@127.0.0.1:$EMBEDDED_PG_PORT/$DB_NAME"
+elif [ -n "${DATABASE_URL:-}" ]; then
   ADMIN_URL="$(pg_url_for_psql "$DATABASE_URL")"
   psql "$ADMIN_URL" -tAc 'select 1' >/dev/null 2>&1 \
     || die "DATABASE_URL is set but the database does not answer: check host, port, credentials and that it exists."
