@@ -139,3 +139,50 @@ class OrganisationAdmin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} – {self.organisation}"
+
+
+class ApiToken(models.Model):
+    """A machine credential that belongs to a service and carries scopes.
+
+    Only a SHA-256 digest of the secret is stored (the secret is 256 random bits, so a fast hash
+    is enough); the secret is shown once at creation. Tokens are accepted in the Authorization
+    header only, never in URLs (they would end up in logs and browser history).
+    """
+
+    class Scope(models.TextChoices):
+        LAYERS_READ = "layers:read", _("Lire les couches partagées avec l'organisation")
+        LAYERS_WRITE = "layers:write", _("Importer dans les couches du service")
+        REQUESTS_READ = "requests:read", _("Lire les demandes du service")
+
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("nom"), max_length=100, help_text=_("Par exemple : QGIS du SIG."))
+    prefix = models.CharField(_("préfixe"), max_length=12, unique=True, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(_("portées"), default=list)
+    created_by = models.ForeignKey(
+        User,
+        verbose_name=_("créé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expire le"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("dernière utilisation"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("révoqué le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("jeton d'API")
+        verbose_name_plural = _("jetons d'API")
+        ordering = ["service", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.service})"
+
+    @property
+    def is_usable(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -256,6 +256,85 @@ def requests_filter_for(user: Any, *, prefix: str = "") -> Q:
     return q
 
 
+# --- GIS layers ----------------------------------------------------------------------------
+
+
+def _is_token(principal: Any) -> bool:
+    from .models import ApiToken
+
+    return isinstance(principal, ApiToken)
+
+
+def principal_organisations(principal: Any, *, scope: str) -> frozenset[int] | None:
+    """Organisations a caller acts for; None means all (the operator).
+
+    A token acts for its service's organisation, and only with ``scope``; a user for the
+    organisations where they hold a role.
+    """
+    if _is_token(principal):
+        if not principal.is_usable or scope not in principal.scopes:
+            return frozenset()
+        return frozenset([principal.service.organisation_id])
+    actor = actor_for(principal)
+    return None if actor.is_superuser else actor.organisations
+
+
+def layers_filter_for(principal: Any) -> Q:
+    """A Q narrowing a layer queryset to what the caller may read.
+
+    Public layers are open; an internal layer is read by its owner organisation; a shared layer by
+    its owner and the organisations it is shared with.
+    """
+    orgs = principal_organisations(principal, scope="layers:read")
+    if orgs is None:
+        return Q()
+    q = Q(visibility="public")
+    if orgs:
+        q |= Q(owner_organisation_id__in=orgs) | Q(visibility="shared", shared_with__in=orgs)
+    return q
+
+
+class LayerLike(Protocol):
+    pk: int
+    visibility: str
+    owner_organisation_id: int
+
+
+def can_read_layer(principal: Any, layer: LayerLike) -> bool:
+    if layer.visibility == "public":
+        return True
+    orgs = principal_organisations(principal, scope="layers:read")
+    if orgs is None:
+        return True
+    if layer.owner_organisation_id in orgs:
+        return True
+    if layer.visibility == "shared" and orgs:
+        return layer.shared_with.filter(pk__in=orgs).exists()
+    return False
+
+
+def layer_refusal(principal: Any, layer: LayerLike) -> tuple[int, str]:
+    """Status and reason when ``can_read_layer`` is False: 401 to sign in, 403 otherwise."""
+    if _is_token(principal):
+        if "layers:read" not in principal.scopes:
+            return 403, "Ce jeton n'a pas la portée « layers:read »."
+        return 403, "Cette couche n'est pas partagée avec l'organisation de ce jeton."
+    if not getattr(principal, "is_authenticated", False):
+        return (
+            401,
+            "Couche réservée : connectez-vous ou envoyez un jeton d'API (Authorization: Bearer).",
+        )
+    return 403, "Cette couche n'est pas partagée avec votre organisation."
+
+
+def can_manage_layer(user: Any, layer: Any) -> bool:
+    """Import into a layer or edit its metadata: the managers of its service, the owner's admins."""
+    actor = actor_for(user)
+    if actor.is_superuser or layer.owner_organisation_id in actor.admin_organisations:
+        return True
+    return layer.owner_service_id is not None and layer.owner_service_id in actor.managed_services
+
+
 # --- Django admin ---------------------------------------------------------------------------------
 
 
@@ -305,7 +384,28 @@ def _admin_organisation_admin(user: Any, actor: Actor, action: Action, obj: Any)
     return obj.organisation_id in actor.admin_organisations
 
 
+def _admin_layer(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    if action == "view":
+        return True  # the catalogue; each layer's data is still checked by can_read_layer
+    if obj is None:
+        return bool(actor.managed_services or actor.admin_organisations)
+    return can_manage_layer(user, obj)
+
+
+def _admin_layer_import(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    return action == "view" and (obj is None or can_manage_layer(user, obj.layer))
+
+
+def _admin_api_token(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    if obj is None:
+        return bool(actor.managed_services or actor.admin_organisations)
+    return action != "change" and can_manage_service(user, obj.service)
+
+
 _ADMIN_RULES = {
+    "gis_layers.layer": _admin_layer,
+    "gis_layers.layerimport": _admin_layer_import,
+    "accounts.apitoken": _admin_api_token,
     "territory.commune": _admin_reference,
     "territory.epci": _admin_reference,
     "organisations.domain": _admin_reference,
@@ -347,6 +447,15 @@ def admin_queryset(user: Any, model: type, qs: QuerySet) -> QuerySet:
         return qs.filter(service__in=services_visible_to(user).values("pk"))
     if label == "accounts.organisationadmin":
         return qs.filter(organisation_id__in=actor.admin_organisations)
+    if label == "accounts.apitoken":
+        return qs.filter(service__in=services_user_may_manage(user).values("pk"))
+    if label == "gis_layers.layer":
+        return qs.filter(layers_filter_for(user)).distinct()
+    if label == "gis_layers.layerimport":
+        return qs.filter(
+            Q(layer__owner_organisation_id__in=actor.admin_organisations)
+            | Q(layer__owner_service_id__in=actor.managed_services)
+        )
     if label in _ADMIN_RULES:
         return qs  # reference data and competences: everyone on staff reads them all
     return qs.none()

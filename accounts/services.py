@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from django.db import transaction
+from django.utils import timezone
 
 from organisations.models import Organisation, Service
 
-from .models import OrganisationAdmin, ServiceMembership, User
+from .models import ApiToken, OrganisationAdmin, ServiceMembership, User
 from .permissions import forget_actor
 
 
@@ -55,3 +59,41 @@ def organisation_admin_grant(*, user: User, organisation: Organisation) -> Organ
     role, _ = OrganisationAdmin.objects.get_or_create(user=user, organisation=organisation)
     forget_actor(user)
     return role
+
+
+@transaction.atomic
+def api_token_create(
+    *,
+    service: Service,
+    name: str,
+    scopes: list[str],
+    created_by: User | None = None,
+    expires_at=None,
+) -> tuple[ApiToken, str]:
+    """Create a token for a service; return it with its secret (never stored, shown once)."""
+    unknown = set(scopes) - set(ApiToken.Scope.values)
+    if unknown:
+        raise ValueError(f"Unknown scopes: {', '.join(sorted(unknown))}")
+    secret = "grc_" + secrets.token_urlsafe(32)
+    token = ApiToken(
+        service=service,
+        name=name,
+        scopes=sorted(set(scopes)),
+        created_by=created_by,
+        expires_at=expires_at,
+        prefix=secret[4:12],
+        digest=token_digest(secret),
+    )
+    token.full_clean()
+    token.save()
+    return token, secret
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

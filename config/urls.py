@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api.views import me
 from core.views import healthz
+from gis_layers.urls import layers_patterns, ogc_patterns, tiles_patterns
 from organisations.api.views import OrganisationList
 from territory.api.views import communes
 
@@ -22,7 +23,10 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
+    path("api/layers/", include(layers_patterns)),
     path("api/", include((api_patterns, "api"))),
+    path("ogcapi/", include(ogc_patterns)),
+    path("tiles/", include(tiles_patterns)),
     path("compte/", include("accounts.urls")),
     path("intranet/", include("intranet.urls")),
     path("", include("core.urls")),

@@ -1,6 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import layers, views
 
 app_name = "intranet"
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("couches/", layers.catalogue, name="layers"),
+    path("couches/<slug:slug>/", layers.layer_detail, name="layer"),
+    path("imports/<int:pk>/", layers.layer_import, name="layer-import"),
+]

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.gis",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_gis",
     "drf_spectacular",
@@ -281,6 +282,9 @@ SPECTACULAR_SETTINGS = {
 # --- Portal ------------------------------------------------------------------------------------
 GRC_SITE_NAME = env_str("GRC_SITE_NAME", "Portail citoyen – Libercourt et CAHC")
 GRC_HEALTH_TIMEOUT = float(env_str("GRC_HEALTH_TIMEOUT", "1.0") or "1.0")
+GRC_LAYER_IMPORT_DIR = Path(env_str("GRC_LAYER_IMPORT_DIR", str(BASE_DIR / ".local" / "imports")))
+GRC_LAYER_IMPORT_MAX_BYTES = env_int("GRC_LAYER_IMPORT_MAX_MB", 200) * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads stream to a temporary file
 GRC_DEMO_DATA_ALLOWED = DEBUG  # the demo command refuses to run on a production configuration
 
 LOGGING = {

@@ -1,0 +1,285 @@
+"""OGC API - Features - Part 1: Core, GeoJSON and OpenAPI 3.0 conformance classes, at /ogcapi/.
+
+Readable by GDAL's OAPIF driver, QGIS and OWSLib. Collections are the layers the caller may read
+(reports join as one more collection when they exist). JSON only: ``f=json`` is accepted, any
+other ``f`` is a 400.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+
+from gis_layers import selectors
+from gis_layers.models import Layer
+
+from .views import GEOJSON, _abs, _feature_collection, api_view, error, layer_urls
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+JSON = "application/json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+
+
+def _format_ok(request: HttpRequest) -> bool:
+    return request.GET.get("f", "json") in ("json", "geojson", "")
+
+
+def _json(data: dict, *, content_type: str = JSON) -> JsonResponse:
+    return JsonResponse(data, content_type=content_type, json_dumps_params={"ensure_ascii": False})
+
+
+def _bad_format() -> JsonResponse:
+    return error(400, "InvalidParameterValue", "f : seul le format json est proposé.")
+
+
+@api_view
+def landing(request: HttpRequest) -> JsonResponse:
+    if not _format_ok(request):
+        return _bad_format()
+    return _json(
+        {
+            "title": settings.GRC_SITE_NAME + " – OGC API Features",
+            "description": "Couches SIG des communes de la CAHC et de l'agglomération.",
+            "links": [
+                {
+                    "href": _abs(request, reverse("ogcapi:landing")),
+                    "rel": "self",
+                    "type": JSON,
+                    "title": "Cette page",
+                },
+                {
+                    "href": _abs(request, reverse("ogcapi:openapi")),
+                    "rel": "service-desc",
+                    "type": OPENAPI,
+                    "title": "Définition OpenAPI 3.0",
+                },
+                {
+                    "href": _abs(request, reverse("ogcapi:conformance")),
+                    "rel": "conformance",
+                    "type": JSON,
+                    "title": "Classes de conformité",
+                },
+                {
+                    "href": _abs(request, reverse("ogcapi:collections")),
+                    "rel": "data",
+                    "type": JSON,
+                    "title": "Collections",
+                },
+            ],
+        }
+    )
+
+
+@api_view
+def conformance(request: HttpRequest) -> JsonResponse:
+    if not _format_ok(request):
+        return _bad_format()
+    return _json({"conformsTo": CONFORMANCE})
+
+
+def _collection(request: HttpRequest, layer: Layer) -> dict:
+    items = _abs(request, reverse("ogcapi:items", args=[layer.slug]))
+    urls = layer_urls(request, layer)
+    extent = selectors.layer_extent_wgs84(layer)
+    data = {
+        "id": layer.slug,
+        "title": layer.name,
+        "description": layer.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": f"http://www.opengis.net/def/crs/EPSG/0/{settings.GRC_STORAGE_SRID}",
+        "links": [
+            {
+                "href": _abs(request, reverse("ogcapi:collection", args=[layer.slug])),
+                "rel": "self",
+                "type": JSON,
+                "title": layer.name,
+            },
+            {"href": items, "rel": "items", "type": GEOJSON, "title": "Objets (GeoJSON)"},
+            {
+                "href": urls["vector_tiles"],
+                "rel": "item",
+                "type": "application/vnd.mapbox-vector-tile",
+                "title": "Tuiles vectorielles (MVT), {z}/{x}/{y}",
+                "templated": True,
+            },
+            {
+                "href": urls["geojson"],
+                "rel": "alternate",
+                "type": GEOJSON,
+                "title": "GeoJSON simple",
+            },
+        ],
+        "geometryType": layer.geometry_type,
+        "license": layer.licence,
+        "attribution": layer.attribution,
+        "synthetic": layer.is_synthetic,
+        "featureCount": layer.feature_count,
+        "updated": layer.updated_at.isoformat(),
+    }
+    if extent:
+        data["extent"] = {"spatial": {"bbox": [extent], "crs": CRS84}}
+    return data
+
+
+@api_view
+def collections(request: HttpRequest) -> JsonResponse:
+    if not _format_ok(request):
+        return _bad_format()
+    layers = selectors.layers_visible_to(request.principal).order_by("name")
+    return _json(
+        {
+            "links": [
+                {
+                    "href": _abs(request, reverse("ogcapi:collections")),
+                    "rel": "self",
+                    "type": JSON,
+                    "title": "Collections",
+                }
+            ],
+            "collections": [_collection(request, layer) for layer in layers],
+        }
+    )
+
+
+@api_view
+def collection(request: HttpRequest, layer: Layer) -> JsonResponse:
+    if not _format_ok(request):
+        return _bad_format()
+    return _json(_collection(request, layer))
+
+
+@api_view
+def items(request: HttpRequest, layer: Layer) -> HttpResponse:
+    if not _format_ok(request):
+        return _bad_format()
+    return _feature_collection(request, layer, reverse("ogcapi:items", args=[layer.slug]), ogc=True)
+
+
+@api_view
+def item(request: HttpRequest, layer: Layer, feature_id: str) -> HttpResponse:
+    if not _format_ok(request):
+        return _bad_format()
+    if not feature_id.isdigit() or len(feature_id) > 18:
+        return error(404, "NotFound", f"Objet inconnu : {feature_id[:40]}.")
+    text = selectors.layer_feature(layer, int(feature_id))
+    if text is None:
+        return error(404, "NotFound", f"Objet inconnu : {feature_id}.")
+    links = json.dumps(
+        [
+            {
+                "href": _abs(request, reverse("ogcapi:item", args=[layer.slug, feature_id])),
+                "rel": "self",
+                "type": GEOJSON,
+            },
+            {
+                "href": _abs(request, reverse("ogcapi:collection", args=[layer.slug])),
+                "rel": "collection",
+                "type": JSON,
+            },
+        ]
+    )
+    return HttpResponse(f'{text[:-1]},"links":{links}}}', content_type=GEOJSON)
+
+
+@api_view
+def openapi(request: HttpRequest) -> JsonResponse:
+    """The OpenAPI 3.0 definition of this OGC API (the oas30 conformance class)."""
+    server = _abs(request, reverse("ogcapi:landing")).rstrip("/")
+    params = {
+        "bbox": {
+            "name": "bbox",
+            "in": "query",
+            "required": False,
+            "style": "form",
+            "explode": False,
+            "description": "minLon,minLat,maxLon,maxLat (CRS84)",
+            "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+        },
+        "limit": {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000},
+        },
+        "offset": {
+            "name": "offset",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0, "default": 0},
+        },
+        "collectionId": {
+            "name": "collectionId",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+        },
+        "featureId": {
+            "name": "featureId",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+        },
+        "f": {
+            "name": "f",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["json"]},
+        },
+    }
+
+    def op(op_id: str, summary: str, parameters: list[str], content: str) -> dict:
+        return {
+            "get": {
+                "operationId": op_id,
+                "summary": summary,
+                "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in parameters],
+                "responses": {
+                    "200": {
+                        "description": summary,
+                        "content": {content: {"schema": {"type": "object"}}},
+                    },
+                    "400": {"description": "Paramètre invalide"},
+                    "401": {"description": "Authentification requise"},
+                    "403": {"description": "Accès refusé"},
+                    "404": {"description": "Introuvable"},
+                },
+            }
+        }
+
+    doc = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": settings.GRC_SITE_NAME + " – OGC API Features",
+            "version": "1.0.0",
+            "description": "Couches SIG partagées. Jeton : en-tête Authorization: Bearer.",
+        },
+        "servers": [{"url": server}],
+        "paths": {
+            "/": op("getLandingPage", "Page d'accueil", ["f"], JSON),
+            "/conformance": op("getConformance", "Classes de conformité", ["f"], JSON),
+            "/collections": op("getCollections", "Collections", ["f"], JSON),
+            "/collections/{collectionId}": op(
+                "describeCollection", "Collection", ["collectionId", "f"], JSON
+            ),
+            "/collections/{collectionId}/items": op(
+                "getFeatures", "Objets", ["collectionId", "bbox", "limit", "offset", "f"], GEOJSON
+            ),
+            "/collections/{collectionId}/items/{featureId}": op(
+                "getFeature", "Objet", ["collectionId", "featureId", "f"], GEOJSON
+            ),
+        },
+        "components": {
+            "parameters": params,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+    return _json(doc, content_type=OPENAPI)

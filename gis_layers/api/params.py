@@ -1,0 +1,69 @@
+"""Parsing and validating query parameters: every bad value becomes a 400 with its reason."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from gis_layers.selectors import BBox
+
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 1_000
+MAX_OFFSET = 10_000_000
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
+
+
+class BadParameter(ValueError):
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
+def parse_bbox(raw: str | None) -> BBox | None:
+    """``minLon,minLat,maxLon,maxLat`` in WGS84 (OGC API bbox, CRS84)."""
+    if raw is None or raw == "":
+        return None
+    parts = raw.split(",")
+    if len(parts) == 6:  # a 3D bbox: keep the horizontal part
+        parts = [parts[0], parts[1], parts[3], parts[4]]
+    if len(parts) != 4:
+        raise BadParameter("bbox", "bbox attend 4 nombres : minLon,minLat,maxLon,maxLat.")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise BadParameter("bbox", "bbox ne contient pas que des nombres.") from None
+    if not all(math.isfinite(v) for v in values):
+        raise BadParameter("bbox", "bbox contient une valeur non finie (NaN ou infini).")
+    minx, miny, maxx, maxy = values
+    if not (
+        -180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90
+    ):
+        raise BadParameter("bbox", "bbox hors des limites WGS84 (longitude ±180, latitude ±90).")
+    if minx > maxx or miny > maxy:
+        raise BadParameter("bbox", "bbox inversée : le minimum dépasse le maximum.")
+    return BBox(minx, miny, maxx, maxy)
+
+
+def parse_int(raw: str | None, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, f"{name} doit être un entier.") from None
+    if value < minimum:
+        raise BadParameter(name, f"{name} doit être au moins {minimum}.")
+    if value > maximum:
+        raise BadParameter(name, f"{name} ne peut dépasser {maximum}.")
+    return value
+
+
+def parse_properties(raw: str | None, allowed: list[str]) -> list[str] | None:
+    """A comma-separated subset of the layer's attribute names (``ref`` is always included)."""
+    if raw is None:
+        return None
+    names = [n.strip() for n in raw.split(",") if n.strip() and n.strip() != "ref"]
+    for name in names:
+        if not _NAME.match(name) or name not in allowed:
+            raise BadParameter("properties", f"Propriété inconnue pour cette couche : {name[:64]}.")
+    return list(dict.fromkeys(names))

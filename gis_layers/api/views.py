@@ -1,0 +1,227 @@
+"""Layer APIs: plain GeoJSON per layer, OGC API - Features (Part 1) and Mapbox Vector Tiles.
+
+Views only parse, check access through accounts.permissions and frame text that PostGIS built.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from accounts import permissions
+from accounts.authentication import AuthenticationError, principal_for
+from gis_layers import selectors
+from gis_layers.models import Layer
+
+from .params import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    BadParameter,
+    parse_bbox,
+    parse_int,
+    parse_properties,
+)
+
+GEOJSON = "application/geo+json"
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def error(status: int, code: str, description: str) -> JsonResponse:
+    """An OGC-style exception body: always a reason, never a stack trace."""
+    response = JsonResponse({"code": code, "description": description}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="portail"'
+    return response
+
+
+def api_view(func: Callable) -> Callable:
+    """Authentication, parameter errors and the layer lookup shared by every layer endpoint."""
+
+    @require_GET
+    @wraps(func)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        try:
+            request.principal = principal_for(request)
+        except AuthenticationError as exc:
+            return error(
+                exc.status,
+                "Unauthorized" if exc.status == 401 else "InvalidParameterValue",
+                str(exc),
+            )
+        slug = kwargs.pop("slug", None)
+        if slug is not None:
+            layer = Layer.objects.filter(slug=slug).first()
+            if layer is None:
+                return error(404, "NotFound", f"Couche inconnue : {slug}.")
+            if not permissions.can_read_layer(request.principal, layer):
+                status, reason = permissions.layer_refusal(request.principal, layer)
+                return error(status, "Unauthorized" if status == 401 else "Forbidden", reason)
+            kwargs["layer"] = layer
+        try:
+            response = func(request, *args, **kwargs)
+        except BadParameter as exc:
+            return error(400, "InvalidParameterValue", f"{exc.name} : {exc}")
+        if slug is not None:
+            layer = kwargs["layer"]
+            # Non-public data must not be kept by shared caches.
+            response["Cache-Control"] = (
+                "public, max-age=60" if layer.visibility == "public" else "private, max-age=0"
+            )
+            response["Vary"] = "Authorization, Cookie"
+        return response
+
+    return wrapper
+
+
+def _abs(request: HttpRequest, path: str, params: dict | None = None) -> str:
+    query = f"?{urlencode(params)}" if params else ""
+    return request.build_absolute_uri(path + query)
+
+
+def _page_params(request: HttpRequest, layer: Layer):
+    bbox = parse_bbox(request.GET.get("bbox"))
+    limit = parse_int(
+        request.GET.get("limit"), "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT
+    )
+    offset = parse_int(
+        request.GET.get("offset"), "offset", default=0, minimum=0, maximum=MAX_OFFSET
+    )
+    properties = parse_properties(request.GET.get("properties"), layer.property_names)
+    return bbox, limit, offset, properties
+
+
+def _feature_collection(
+    request: HttpRequest, layer: Layer, path: str, *, ogc: bool
+) -> HttpResponse:
+    bbox, limit, offset, properties = _page_params(request, layer)
+    etag = selectors.layer_etag(layer, "items", ogc, bbox, limit, offset, properties)
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        return HttpResponseNotModified(headers={"ETag": etag})
+    page = selectors.layer_items(
+        layer, bbox=bbox, limit=limit, offset=offset, properties=properties
+    )
+    base = {k: v for k, v in request.GET.items() if k not in ("offset", "f")}
+    links = [
+        {
+            "href": request.build_absolute_uri(),
+            "rel": "self",
+            "type": GEOJSON,
+            "title": "Cette page",
+        },
+    ]
+    if offset + page.number_returned < page.number_matched:
+        links.append(
+            {
+                "href": _abs(request, path, {**base, "offset": offset + limit}),
+                "rel": "next",
+                "type": GEOJSON,
+                "title": "Page suivante",
+            }
+        )
+    if offset > 0:
+        links.append(
+            {
+                "href": _abs(request, path, {**base, "offset": max(0, offset - limit)}),
+                "rel": "prev",
+                "type": GEOJSON,
+                "title": "Page précédente",
+            }
+        )
+    if ogc:
+        links.append(
+            {
+                "href": _abs(request, reverse("ogcapi:collection", args=[layer.slug])),
+                "rel": "collection",
+                "type": "application/json",
+                "title": layer.name,
+            }
+        )
+    head = {
+        "type": "FeatureCollection",
+        "numberMatched": page.number_matched,
+        "numberReturned": page.number_returned,
+        "timeStamp": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": links,
+    }
+    if layer.attribution or layer.is_synthetic:
+        head["attribution"] = layer.attribution
+    body = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
+    response = HttpResponse(f'{body},"features":[{page.features_text}]}}', content_type=GEOJSON)
+    response["ETag"] = etag
+    response["Link"] = ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"' for link in links[1:])
+    return response
+
+
+# --- Plain GeoJSON per layer -------------------------------------------------------------------
+
+
+@api_view
+def layer_features(request: HttpRequest, layer: Layer) -> HttpResponse:
+    return _feature_collection(
+        request, layer, reverse("layers:features", args=[layer.slug]), ogc=False
+    )
+
+
+@api_view
+def layer_catalogue(request: HttpRequest) -> JsonResponse:
+    layers = selectors.layers_visible_to(request.principal).order_by("name")
+    return JsonResponse({"layers": [layer_summary(request, layer) for layer in layers]})
+
+
+def layer_summary(request: HttpRequest, layer: Layer) -> dict:
+    return {
+        "slug": layer.slug,
+        "name": layer.name,
+        "description": layer.description,
+        "owner": layer.owner_organisation.name,
+        "service": layer.owner_service.name if layer.owner_service else None,
+        "geometry_type": layer.geometry_type,
+        "visibility": layer.visibility,
+        "synthetic": layer.is_synthetic,
+        "feature_count": layer.feature_count,
+        "licence": layer.licence,
+        "attribution": layer.attribution,
+        "updated_at": layer.updated_at.isoformat(),
+        "attributes": layer.attribute_schema,
+        "urls": layer_urls(request, layer),
+    }
+
+
+def layer_urls(request: HttpRequest, layer: Layer) -> dict[str, str]:
+    """The ready-to-paste URLs for QGIS and other clients."""
+    tiles = request.build_absolute_uri(reverse("tiles:tile", args=[layer.slug, 0, 0, 0]))
+    return {
+        "geojson": _abs(request, reverse("layers:features", args=[layer.slug])),
+        "ogcapi": _abs(request, reverse("ogcapi:landing")),
+        "ogcapi_collection": _abs(request, reverse("ogcapi:collection", args=[layer.slug])),
+        "vector_tiles": tiles.replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt"),
+    }
+
+
+# --- Vector tiles --------------------------------------------------------------------------------
+
+
+@api_view
+def tile(request: HttpRequest, layer: Layer, z: int, x: int, y: int) -> HttpResponse:
+    if not 0 <= z <= 22:
+        return error(400, "InvalidParameterValue", "z doit être compris entre 0 et 22.")
+    if not (0 <= x < 2**z and 0 <= y < 2**z):
+        return error(
+            400,
+            "InvalidParameterValue",
+            f"x et y doivent être compris entre 0 et {2**z - 1} au niveau {z}.",
+        )
+    etag = selectors.layer_etag(layer, "mvt", z, x, y)
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponseNotModified(headers={"ETag": etag})
+    response = HttpResponse(selectors.layer_tile(layer, z, x, y), content_type=MVT)
+    response["ETag"] = etag
+    return response

@@ -1,0 +1,180 @@
+"""Reads on layers. Every collection is built by PostGIS as text; Python only frames it.
+
+Traps avoided on purpose: Django's psycopg 3 backend parses ``json`` results into Python objects
+(so every builder returns ``text``), and ``to_jsonb(row)``/``json_build_object`` per feature are
+several times slower than concatenating ``ST_AsGeoJSON`` text with the stored JSONB as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
+
+from accounts.permissions import layers_filter_for
+
+from .models import Feature, Layer
+
+API_SRID = settings.GRC_API_SRID
+STORAGE_SRID = settings.GRC_STORAGE_SRID
+GEOJSON_PRECISION = 6  # about 0.1 m in WGS84
+MVT_EXTENT = 4096
+MVT_BUFFER = 64
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A WGS84 bounding box (lon/lat), already validated."""
+
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+
+    def as_params(self) -> list[float]:
+        return [self.minx, self.miny, self.maxx, self.maxy]
+
+
+@dataclass(frozen=True)
+class ItemsPage:
+    features_text: str  # the features, comma-separated GeoJSON objects (no brackets)
+    number_returned: int
+    number_matched: int
+
+
+def layers_visible_to(principal: Any) -> QuerySet[Layer]:
+    """Layers the caller may read (see accounts.permissions.layers_filter_for)."""
+    return (
+        Layer.objects.filter(layers_filter_for(principal))
+        .distinct()
+        .select_related("owner_organisation", "owner_service", "domain")
+    )
+
+
+def _properties_sql(properties: list[str] | None) -> tuple[str, list[Any]]:
+    """SQL for a feature's properties: the visible identifier first, then the stored attributes."""
+    if properties is None:
+        return "(jsonb_build_object('ref', f.ref) || f.properties)::text", []
+    pairs = ", ".join(["%s, f.properties -> %s"] * len(properties))
+    params: list[Any] = []
+    for name in properties:
+        params += [name, name]
+    if not properties:
+        return "jsonb_build_object('ref', f.ref)::text", []
+    return f"jsonb_build_object('ref', f.ref, {pairs})::text", params
+
+
+def _feature_sql(properties: list[str] | None) -> tuple[str, list[Any]]:
+    props_sql, params = _properties_sql(properties)
+    sql = (
+        '\'{"type":"Feature","id":\' || f.id || \',"geometry":\' || '
+        f"ST_AsGeoJSON(ST_Transform(f.geom, {API_SRID}), {GEOJSON_PRECISION}) || "
+        f"',\"properties\":' || {props_sql} || '}}'"
+    )
+    return sql, params
+
+
+def _where(layer: Layer, bbox: BBox | None) -> tuple[str, list[Any]]:
+    if bbox is None:
+        return "f.layer_id = %s", [layer.pk]
+    envelope = f"ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, {API_SRID}), {STORAGE_SRID})"
+    return (
+        f"f.layer_id = %s AND f.geom && {envelope} AND ST_Intersects(f.geom, {envelope})",
+        [layer.pk, *bbox.as_params(), *bbox.as_params()],
+    )
+
+
+def items_sql(
+    layer: Layer, *, bbox: BBox | None, limit: int, offset: int, properties: list[str] | None
+) -> tuple[str, list[Any]]:
+    """The one statement behind an items page (also run by the benchmark through psql)."""
+    feature_sql, feature_params = _feature_sql(properties)
+    where, where_params = _where(layer, bbox)
+    sql = (
+        f"SELECT count(*), COALESCE(string_agg({feature_sql}, ',' ORDER BY f.id), '') "
+        f"FROM (SELECT f.id, f.ref, f.geom, f.properties FROM gis_layers_feature f "
+        f"WHERE {where} ORDER BY f.id LIMIT %s OFFSET %s) f"
+    )
+    return sql, [*feature_params, *where_params, limit, offset]
+
+
+def layer_items(
+    layer: Layer, *, bbox: BBox | None, limit: int, offset: int, properties: list[str] | None
+) -> ItemsPage:
+    """A page of a layer's features as GeoJSON text, and how many match in all."""
+    sql, params = items_sql(layer, bbox=bbox, limit=limit, offset=offset, properties=properties)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned, text = cursor.fetchone()
+        if bbox is None:
+            matched = layer.feature_count
+        elif offset == 0 and returned < limit:
+            matched = returned
+        else:
+            where, where_params = _where(layer, bbox)
+            cursor.execute(f"SELECT count(*) FROM gis_layers_feature f WHERE {where}", where_params)
+            matched = cursor.fetchone()[0]
+    return ItemsPage(features_text=text, number_returned=returned, number_matched=matched)
+
+
+def layer_feature(
+    layer: Layer, feature_id: int, *, properties: list[str] | None = None
+) -> str | None:
+    """One feature as GeoJSON text, or None."""
+    feature_sql, params = _feature_sql(properties)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {feature_sql} FROM gis_layers_feature f WHERE f.layer_id = %s AND f.id = %s",
+            [*params, layer.pk, feature_id],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def tile_sql(layer: Layer, z: int, x: int, y: int) -> tuple[str, list[Any]]:
+    """The one statement behind a vector tile (also run by the benchmark)."""
+    sql = f"""
+        WITH bounds AS (
+            SELECT ST_TileEnvelope(%s, %s, %s) AS tile,
+                   ST_Transform(ST_TileEnvelope(%s, %s, %s, margin => %s), {STORAGE_SRID}) AS query
+        ), rows AS (
+            SELECT f.id, f.ref, f.properties,
+                   ST_AsMVTGeom(ST_Transform(f.geom, 3857), bounds.tile,
+                                {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom
+            FROM gis_layers_feature f, bounds
+            WHERE f.layer_id = %s AND f.geom && bounds.query
+        )
+        SELECT ST_AsMVT(rows, %s, {MVT_EXTENT}, 'geom', 'id') FROM rows WHERE geom IS NOT NULL
+    """
+    margin = MVT_BUFFER / MVT_EXTENT
+    return sql, [z, x, y, z, x, y, margin, layer.pk, layer.slug]
+
+
+def layer_tile(layer: Layer, z: int, x: int, y: int) -> bytes:
+    sql, params = tile_sql(layer, z, x, y)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        data = cursor.fetchone()[0]
+    return bytes(data) if data is not None else b""
+
+
+def layer_extent_wgs84(layer: Layer) -> list[float] | None:
+    """The layer's stored extent as [minx, miny, maxx, maxy] in WGS84."""
+    if layer.extent is None:
+        return None
+    extent = layer.extent.transform(API_SRID, clone=True).extent
+    return [round(v, 6) for v in extent]
+
+
+def layer_etag(layer: Layer, *parts: Any) -> str:
+    """A strong ETag from the layer's data version and the normalised request (no query needed)."""
+    raw = "|".join(str(p) for p in (layer.pk, layer.data_version, *parts))
+    return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
+
+
+def feature_by_ref(layer: Layer, ref: str) -> Feature | None:
+    return Feature.objects.filter(layer=layer, ref=ref).first()

@@ -1,0 +1,277 @@
+"""Writes on layers: create, import (replace atomically), and the demo equipment layers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from organisations.models import Organisation
+
+from .models import Layer, LayerImport
+from .readers import ReadError, reason_of, read_source
+
+STORAGE_SRID = settings.GRC_STORAGE_SRID
+MAX_VERTICES = 100_000  # per feature: beyond this a geometry is refused, not stored
+MAX_REPORTED_ERRORS = 500
+# Metropolitan France in Lambert-93 (with a margin): catches swapped lat/lon and wrong SRIDs.
+FRANCE_2154 = (-100_000, 6_000_000, 1_300_000, 7_200_000)
+_BASE_TYPE = {
+    "Point": "ST_Point",
+    "MultiPoint": "ST_Point",
+    "LineString": "ST_LineString",
+    "MultiLineString": "ST_LineString",
+    "Polygon": "ST_Polygon",
+    "MultiPolygon": "ST_Polygon",
+}
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class ImportResult:
+    total: int = 0
+    imported: int = 0
+    rejected: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+
+def _accepted_types(geometry_type: str) -> list[str] | None:
+    if geometry_type == "Geometry":
+        return None
+    base = _BASE_TYPE[geometry_type]
+    return [base, base.replace("ST_", "ST_Multi")]
+
+
+@transaction.atomic
+def layer_replace_features(
+    *,
+    layer: Layer,
+    rows: Iterable[tuple[int, bytes | None, dict]],
+    source_srid: int,
+    ref_field: str | None = None,
+    owner_field: str | None = None,
+    progress: Progress | None = None,
+    total: int = 0,
+) -> ImportResult:
+    """Replace all features of a layer with ``rows``, in one transaction.
+
+    Rows are copied to a staging table, checked in PostGIS (readable, not empty, valid, of the
+    layer's type, not too many vertices, inside metropolitan France once reprojected), and the
+    good ones replace the layer's features. Bad ones are reported by source number with the
+    reason. Readers see the previous version until the commit; if anything fails the previous
+    version stays as it was.
+    """
+    progress = progress or (lambda *_: None)
+    owners = dict(Organisation.objects.values_list("slug", "pk"))
+    with connection.cursor() as cursor:
+        # Dropped explicitly too: inside an outer transaction ON COMMIT comes too late.
+        cursor.execute("DROP TABLE IF EXISTS layer_staging")
+        cursor.execute(
+            "CREATE TEMP TABLE layer_staging (n integer, ref text, wkb bytea, props jsonb, "
+            "owner bigint, geom geometry, reason text) ON COMMIT DROP"
+        )
+        count = 0
+        with cursor.cursor.copy(
+            "COPY layer_staging (n, ref, wkb, props, owner) FROM STDIN"
+        ) as copy:
+            for n, wkb, props in rows:
+                ref = str(props.get(ref_field) or "") if ref_field else ""
+                owner = owners.get(str(props.get(owner_field))) if owner_field else None
+                copy.write_row(
+                    (n, ref or str(n), wkb, json.dumps(props, ensure_ascii=False), owner)
+                )
+                count += 1
+                if count % 50_000 == 0:
+                    progress("lecture", count, total or count)
+        progress("contrôle", count, count)
+        accepted = _accepted_types(layer.geometry_type)
+        minx, miny, maxx, maxy = FRANCE_2154
+        cursor.execute(
+            f"""
+            UPDATE layer_staging SET geom = CASE
+                WHEN wkb IS NULL THEN NULL
+                ELSE ST_Transform(ST_SetSRID(ST_GeomFromWKB(wkb), %s), {STORAGE_SRID}) END
+            WHERE wkb IS NOT NULL AND octet_length(wkb) > 0
+            """,
+            [source_srid],
+        )
+        cursor.execute(
+            f"""
+            UPDATE layer_staging SET reason = CASE
+                WHEN geom IS NULL THEN 'géométrie absente'
+                WHEN ST_IsEmpty(geom) THEN 'géométrie vide'
+                WHEN ST_NPoints(geom) > %s
+                    THEN 'géométrie trop grande (' || ST_NPoints(geom)
+                         || ' sommets, maximum ' || %s || ')'
+                WHEN %s::text[] IS NOT NULL AND NOT (GeometryType(geom) = ANY (
+                    SELECT upper(replace(t, 'ST_', '')) FROM unnest(%s::text[]) t))
+                    THEN 'type ' || ST_GeometryType(geom) || ' au lieu de ' || %s
+                WHEN NOT ST_IsValid(geom) THEN 'géométrie invalide : ' || ST_IsValidReason(geom)
+                WHEN NOT ST_Within(geom, ST_MakeEnvelope(%s, %s, %s, %s, {STORAGE_SRID}))
+                    THEN 'hors de France métropolitaine (latitude et longitude inversées, '
+                         'ou mauvais système de coordonnées ?)'
+            END
+            """,
+            [
+                MAX_VERTICES,
+                MAX_VERTICES,
+                accepted,
+                accepted,
+                layer.geometry_type,
+                minx,
+                miny,
+                maxx,
+                maxy,
+            ],
+        )
+        cursor.execute(
+            "SELECT n, ref, reason FROM layer_staging WHERE reason IS NOT NULL ORDER BY n LIMIT %s",
+            [MAX_REPORTED_ERRORS],
+        )
+        errors = [
+            {"feature": n, "ref": ref, "reason": reason} for n, ref, reason in cursor.fetchall()
+        ]
+        cursor.execute("SELECT count(*) FROM layer_staging WHERE reason IS NOT NULL")
+        rejected = cursor.fetchone()[0]
+        progress("remplacement", count, count)
+        cursor.execute("DELETE FROM gis_layers_feature WHERE layer_id = %s", [layer.pk])
+        cursor.execute(
+            """
+            INSERT INTO gis_layers_feature (layer_id, ref, geom, properties, owner_organisation_id)
+            SELECT %s, ref, geom, props, owner FROM layer_staging WHERE reason IS NULL ORDER BY n
+            """,
+            [layer.pk],
+        )
+        imported = cursor.rowcount
+        cursor.execute(
+            "SELECT ST_Envelope(ST_Extent(geom)::geometry) FROM gis_layers_feature "
+            "WHERE layer_id = %s",
+            [layer.pk],
+        )
+        extent = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE layer_staging")
+    Layer.objects.filter(pk=layer.pk).update(
+        feature_count=imported,
+        data_version=layer.data_version + 1,
+        updated_at=timezone.now(),
+    )
+    _set_extent(layer, extent)
+    layer.refresh_from_db()
+    progress("terminé", count, count)
+    return ImportResult(total=count, imported=imported, rejected=rejected, errors=errors)
+
+
+def _set_extent(layer: Layer, extent_wkb) -> None:
+    from django.contrib.gis.geos import GEOSGeometry, Polygon
+
+    if extent_wkb is None:
+        Layer.objects.filter(pk=layer.pk).update(extent=None)
+        return
+    geom = GEOSGeometry(extent_wkb)
+    geom.srid = STORAGE_SRID
+    if geom.geom_type != "Polygon":  # a single point or a flat line: pad to a tiny box
+        geom = Polygon.from_bbox(geom.buffer(1).extent)
+        geom.srid = STORAGE_SRID
+    Layer.objects.filter(pk=layer.pk).update(extent=geom)
+
+
+def progress_key(import_id: int) -> str:
+    return f"layer-import:{import_id}:progress"
+
+
+def layer_import_file(
+    *,
+    layer: Layer,
+    path: Path,
+    source_srid: int | None = None,
+    ref_field: str | None = None,
+    owner_field: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[ImportResult, str, int]:
+    """Read a file through GDAL and replace the layer with it. Raises ReadError on a bad file."""
+    source = read_source(path, source_srid=source_srid)
+    if ref_field and ref_field not in source.fields:
+        raise ReadError(f"Le champ identifiant « {ref_field} » n'existe pas dans le fichier.")
+    result = layer_replace_features(
+        layer=layer,
+        rows=source.rows,
+        source_srid=source.srid,
+        ref_field=ref_field,
+        owner_field=owner_field,
+        progress=progress,
+        total=source.count,
+    )
+    if not layer.attribute_schema and source.fields:
+        Layer.objects.filter(pk=layer.pk).update(
+            attribute_schema=[{"name": f, "type": "string", "label": f} for f in source.fields]
+        )
+    return result, source.format, source.srid
+
+
+def layer_import_start(
+    *,
+    layer: Layer,
+    path: Path,
+    source_name: str,
+    created_by=None,
+    ref_field: str = "",
+    source_srid: int | None = None,
+) -> LayerImport:
+    """Record an import and queue it for a worker once the record is committed."""
+    from .tasks import layer_import_task
+
+    record = LayerImport.objects.create(
+        layer=layer,
+        source_name=source_name,
+        source_path=str(path),
+        created_by=created_by,
+        source_srid=source_srid,
+        ref_field=ref_field,
+    )
+    transaction.on_commit(lambda: layer_import_task.delay(import_id=record.pk))
+    return record
+
+
+def layer_import_run(*, import_id: int) -> LayerImport:
+    """Run a recorded import (in a Celery worker): progress in Redis, outcome in the record."""
+    record = LayerImport.objects.select_related("layer").get(pk=import_id)
+    if record.status in (LayerImport.Status.SUCCEEDED, LayerImport.Status.FAILED):
+        return record  # idempotent: a redelivered task does nothing
+    LayerImport.objects.filter(pk=record.pk).update(status=LayerImport.Status.RUNNING)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        cache.set(progress_key(record.pk), {"stage": stage, "done": done, "total": total}, 3600)
+
+    try:
+        result, fmt, srid = layer_import_file(
+            layer=record.layer,
+            path=Path(record.source_path),
+            source_srid=record.source_srid,
+            ref_field=record.ref_field or None,
+            progress=progress,
+        )
+    except ReadError as exc:
+        record.status, record.message = LayerImport.Status.FAILED, str(exc)
+    except Exception as exc:  # keep the reason for the manager; the layer is unchanged (rollback)
+        record.status = LayerImport.Status.FAILED
+        record.message = f"Import interrompu : {reason_of(exc)}"
+    else:
+        record.status = LayerImport.Status.SUCCEEDED
+        record.source_format, record.source_srid = fmt, srid
+        record.total, record.imported, record.rejected = (
+            result.total,
+            result.imported,
+            result.rejected,
+        )
+        record.errors = result.errors
+        record.message = ""
+    record.finished_at = timezone.now()
+    record.save()
+    return record

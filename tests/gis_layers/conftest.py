@@ -1,0 +1,79 @@
+"""Layers for the API tests: a public, an internal and a shared layer with real imports."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from gis_layers.models import Layer
+from gis_layers.services import layer_replace_features
+
+# A deterministic grid of points over central Libercourt (WGS84), 20 x 15 = 300 streetlights.
+GRID = [(3.0000 + i * 0.0010, 50.4750 + j * 0.0007) for j in range(15) for i in range(20)]
+
+
+def point_rows(points, prefix="EP"):
+    """Rows as the import pipeline takes them: (number, WKB, properties)."""
+    from django.contrib.gis.geos import Point
+
+    for n, (lon, lat) in enumerate(points, start=1):
+        props = {
+            "ref": f"{prefix}-{n:04d}",
+            "hauteur_m": 6 + n % 5,
+            "source": "LED" if n % 2 else "SHP",
+        }
+        yield n, bytes(Point(lon, lat, srid=4326).wkb), props
+
+
+@pytest.fixture
+def layers(demo):
+    schema = [
+        {"name": "ref", "type": "string", "label": "Numéro"},
+        {"name": "hauteur_m", "type": "integer", "label": "Hauteur"},
+        {"name": "source", "type": "string", "label": "Source"},
+    ]
+    public = Layer.objects.create(
+        slug="eclairage-test",
+        name="Éclairage (test)",
+        owner_organisation=demo.libercourt,
+        owner_service=demo.eclairage,
+        geometry_type="Point",
+        attribute_schema=schema,
+        visibility="public",
+        attribution="Ville de Libercourt – données de test",
+    )
+    layer_replace_features(layer=public, rows=point_rows(GRID), source_srid=4326, ref_field="ref")
+    internal = Layer.objects.create(
+        slug="reseau-eau",
+        name="Réseau d'eau (interne)",
+        owner_organisation=demo.cahc,
+        owner_service=demo.eau,
+        geometry_type="Point",
+        attribute_schema=schema,
+        visibility="internal",
+    )
+    layer_replace_features(
+        layer=internal, rows=point_rows(GRID[:50], "AEP"), source_srid=4326, ref_field="ref"
+    )
+    shared = Layer.objects.create(
+        slug="bornes-verre-test",
+        name="Bornes à verre (partagée)",
+        owner_organisation=demo.cahc,
+        owner_service=demo.dechets,
+        geometry_type="Point",
+        attribute_schema=schema,
+        visibility="shared",
+    )
+    shared.shared_with.add(demo.libercourt)
+    layer_replace_features(
+        layer=shared, rows=point_rows(GRID[:20], "BAV"), source_srid=4326, ref_field="ref"
+    )
+    for layer in (public, internal, shared):
+        layer.refresh_from_db()
+    return SimpleNamespace(public=public, internal=internal, shared=shared)
+
+
+def geojson_file(tmp_path, features, name="layer.geojson"):
+    path = tmp_path / name
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path

@@ -1,0 +1,95 @@
+"""The GeoJSON items endpoint: paging, bbox, properties, ETag, bad input, query budget."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+URL = "/api/layers/eclairage-test/features/"
+
+
+def test_items_are_geojson_built_by_postgis(client, layers, django_assert_max_num_queries):
+    with django_assert_max_num_queries(2):  # the layer, then the page (the count is stored)
+        response = client.get(URL, {"limit": 100})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/geo+json"
+    body = response.json()
+    assert body["type"] == "FeatureCollection"
+    assert body["numberMatched"] == 300 and body["numberReturned"] == 100
+    first = body["features"][0]
+    assert first["properties"]["ref"] == "EP-0001"
+    lon, lat = first["geometry"]["coordinates"]
+    assert (round(lon, 5), round(lat, 5)) == (3.0, 50.475)  # back in WGS84 to the decimetre
+    assert [link["rel"] for link in body["links"]] == ["self", "next"]
+
+
+def test_paging_walks_every_feature_once(client, layers):
+    seen, url = [], URL + "?limit=128"
+    while url:
+        body = client.get(url).json()
+        seen += [f["id"] for f in body["features"]]
+        url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+    assert len(seen) == 300 and len(set(seen)) == 300
+
+
+def test_bbox_selects_the_features_inside(client, layers, django_assert_max_num_queries):
+    bbox = "3.0045,50.4770,3.0085,50.4800"  # columns 5..8, rows 3..7 of the grid
+    with django_assert_max_num_queries(3):
+        body = client.get(URL, {"bbox": bbox, "limit": 10}).json()
+    assert body["numberMatched"] == 4 * 5
+    assert body["numberReturned"] == 10
+    for feature in body["features"]:
+        lon, lat = feature["geometry"]["coordinates"]
+        assert 3.0045 <= lon <= 3.0085 and 50.4770 <= lat <= 50.4800
+
+
+def test_property_selection(client, layers):
+    body = client.get(URL, {"properties": "hauteur_m", "limit": 1}).json()
+    assert body["features"][0]["properties"] == {"ref": "EP-0001", "hauteur_m": 7}
+
+
+def test_etag_and_if_none_match(client, layers, django_assert_max_num_queries):
+    response = client.get(URL, {"limit": 5})
+    etag = response["ETag"]
+    with django_assert_max_num_queries(1):  # the layer only: no data query for a 304
+        again = client.get(URL, {"limit": 5}, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304
+    assert client.get(URL, {"limit": 6}, HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"bbox": "3.1,50.5,3.0"}, "4 nombres"),
+        ({"bbox": "a,b,c,d"}, "nombres"),
+        ({"bbox": "3.1,50.5,3.0,50.4"}, "inversée"),
+        ({"bbox": "nan,50.4,3.1,50.5"}, "non finie"),
+        ({"bbox": "3.0,95,3.1,96"}, "limites WGS84"),
+        ({"limit": "10001"}, "ne peut dépasser 10000"),
+        ({"limit": "0"}, "au moins 1"),
+        ({"limit": "dix"}, "entier"),
+        ({"offset": "-5"}, "au moins 0"),
+        ({"properties": "hauteur_m,password"}, "Propriété inconnue"),
+        ({"properties": "x'); DROP TABLE gis_layers_feature; --"}, "Propriété inconnue"),
+    ],
+)
+def test_bad_parameters_get_400_with_a_reason(client, layers, params, fragment):
+    response = client.get(URL, params)
+    assert response.status_code == 400
+    assert fragment in response.json()["description"]
+
+
+def test_unknown_layer_is_404_with_a_reason(client, layers):
+    response = client.get("/api/layers/nope/features/")
+    assert response.status_code == 404
+    assert "Couche inconnue" in response.json()["description"]
+
+
+def test_catalogue_lists_public_layers_for_anonymous(client, layers):
+    body = client.get("/api/layers/").json()
+    slugs = {layer["slug"] for layer in body["layers"]}
+    assert slugs == {"eclairage-test"}
+    entry = body["layers"][0]
+    assert entry["urls"]["vector_tiles"].endswith("/tiles/eclairage-test/{z}/{x}/{y}.mvt")
+    assert entry["urls"]["ogcapi_collection"].endswith("/ogcapi/collections/eclairage-test")
+    assert json.dumps(entry)  # plain JSON
