@@ -14,6 +14,7 @@ from django.db import transaction
 
 from accounts.models import ServiceMembership
 from accounts.services import membership_grant, organisation_admin_grant, user_upsert
+from gis_layers.services import demo_layers_load
 from organisations.models import Organisation
 from organisations.services import organisations_load, service_upsert
 from territory.services import territory_load
@@ -180,8 +181,9 @@ def _services(org: Organisation, rows, mail_domain: str) -> dict:
 
 
 @transaction.atomic
-def demo_data_load() -> list[DemoAccount]:
-    """Load the territory, Libercourt's and the CAHC's services and one account per role."""
+def demo_data_load(*, with_layers: bool = True) -> list[DemoAccount]:
+    """Load the territory, Libercourt's and the CAHC's services, one account per role and the
+    synthetic equipment layers of Libercourt."""
     if not settings.GRC_DEMO_DATA_ALLOWED:
         raise ImproperlyConfigured(
             "Demo data is refused when DEBUG is off: it creates accounts with published passwords."
@@ -265,4 +267,6 @@ def demo_data_load() -> list[DemoAccount]:
         "Bernard",
         is_superuser=True,
     )
+    if with_layers:
+        demo_layers_load()
     return accounts

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from organisations.models import Organisation
+from organisations.models import Domain, Organisation
 
 from .models import Layer, LayerImport
 from .readers import ReadError, reason_of, read_source
@@ -275,3 +275,54 @@ def layer_import_run(*, import_id: int) -> LayerImport:
     record.finished_at = timezone.now()
     record.save()
     return record
+
+
+@transaction.atomic
+def demo_layers_load(*, seed: int = 62907) -> list[Layer]:
+    """Create or refresh Libercourt's synthetic equipment layers (deterministic for a seed).
+
+    Each layer belongs to the organisation that owns its equipment (glass and textile points are
+    the CAHC's) and is managed by the service handling its domain there.
+    """
+    from organisations.selectors import handling_service
+
+    from .demo_layers import generate_libercourt_layers
+
+    libercourt = Organisation.objects.get(commune__insee="62907")
+    cahc = Organisation.objects.get(kind=Organisation.Kind.EPCI, epci__communes__insee="62907")
+    owners = {"commune": libercourt, "epci": cahc}
+    domains = {d.slug: d for d in Domain.objects.all()}
+    layers = []
+    for demo in generate_libercourt_layers(seed=seed):
+        owner = owners[demo.features[0].owner] if demo.features else libercourt
+        domain = domains.get(demo.domain)
+        layer, _ = Layer.objects.update_or_create(
+            slug=demo.slug,
+            defaults={
+                "name": demo.name,
+                "description": demo.description,
+                "owner_organisation": owner,
+                "owner_service": handling_service(owner, domain) if domain else None,
+                "domain": domain,
+                "geometry_type": demo.geometry_type,
+                "attribute_schema": demo.attribute_schema,
+                "identifier_label": "Numéro",
+                "licence": "Licence Ouverte 2.0 (Etalab)",
+                "attribution": "Données synthétiques de démonstration – portail citoyen Libercourt",
+                "is_synthetic": True,
+                "visibility": Layer.Visibility.PUBLIC,
+            },
+        )
+        rows = (
+            (n, f.geom.wkb, {**f.properties, "ref": f.ref, "owner": owners[f.owner].slug})
+            for n, f in enumerate(demo.features, start=1)
+        )
+        layer_replace_features(
+            layer=layer,
+            rows=rows,
+            source_srid=STORAGE_SRID,
+            ref_field="ref",
+            owner_field="owner",
+        )
+        layers.append(layer)
+    return layers

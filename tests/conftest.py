@@ -37,7 +37,7 @@ def demo(db):
     from core.demo import demo_data_load
     from organisations.models import Organisation, Service
 
-    demo_data_load()
+    demo_data_load(with_layers=False)  # layers are loaded by the tests that need them
     users = {
         u.email.split("@")[0].replace(".", "_") + ("_cahc" if "cahc" in u.email else ""): u
         for u in User.objects.all()

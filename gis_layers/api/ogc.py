@@ -29,7 +29,9 @@ OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 
 def _format_ok(request: HttpRequest) -> bool:
-    return request.GET.get("f", "json") in ("json", "geojson", "")
+    return request.GET.get("f", "json") in ("json", "geojson", "") and request.GET.get(
+        "crs", CRS84
+    ) in (CRS84, "")
 
 
 def _json(data: dict, *, content_type: str = JSON) -> JsonResponse:
@@ -37,7 +39,11 @@ def _json(data: dict, *, content_type: str = JSON) -> JsonResponse:
 
 
 def _bad_format() -> JsonResponse:
-    return error(400, "InvalidParameterValue", "f : seul le format json est proposé.")
+    return error(
+        400,
+        "InvalidParameterValue",
+        f"f : seul le format json est proposé ; crs : seul {CRS84} est proposé.",
+    )
 
 
 @api_view
@@ -94,8 +100,7 @@ def _collection(request: HttpRequest, layer: Layer) -> dict:
         "title": layer.name,
         "description": layer.description,
         "itemType": "feature",
-        "crs": [CRS84],
-        "storageCrs": f"http://www.opengis.net/def/crs/EPSG/0/{settings.GRC_STORAGE_SRID}",
+        "crs": [CRS84],  # Part 2 (other CRS) is not offered: clients must not ask for crs=
         "links": [
             {
                 "href": _abs(request, reverse("ogcapi:collection", args=[layer.slug])),

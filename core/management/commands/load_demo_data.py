@@ -16,3 +16,10 @@ class Command(BaseCommand):
         width = max(len(a.email) for a in accounts)
         for a in accounts:
             self.stdout.write(f"  {a.email.ljust(width)}  {a.role} – {a.where}")
+        from gis_layers.models import Layer
+
+        layers = Layer.objects.filter(is_synthetic=True).order_by("name")
+        self.stdout.write(
+            "Synthetic equipment layers: "
+            + ", ".join(f"{layer.slug} ({layer.feature_count})" for layer in layers)
+        )
