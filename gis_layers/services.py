@@ -15,7 +15,7 @@ from django.utils import timezone
 from organisations.models import Domain, Organisation
 
 from .models import Layer, LayerImport
-from .readers import ReadError, reason_of, read_source
+from .readers import ReadError, read_source, reason_of
 
 STORAGE_SRID = settings.GRC_STORAGE_SRID
 MAX_VERTICES = 100_000  # per feature: beyond this a geometry is refused, not stored
