@@ -74,9 +74,22 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process():
-    """A real Celery worker on the test Redis database, for as long as the session needs it."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+def celery_worker_process(django_db_setup):
+    """A real Celery worker on the test Redis and the test database, for the whole session.
+
+    It sees what transactional tests commit (the browser tests), not what the other tests keep
+    inside their rolled-back transaction.
+    """
+    from django.db import connection
+
+    test_db = connection.settings_dict["NAME"]
+    database_url = settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + test_db
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url,
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     name = f"grc-test-{os.getpid()}@%h"
     proc = subprocess.Popen(
         [
