@@ -93,3 +93,22 @@ def test_catalogue_lists_public_layers_for_anonymous(client, layers):
     assert entry["urls"]["vector_tiles"].endswith("/tiles/eclairage-test/{z}/{x}/{y}.mvt")
     assert entry["urls"]["ogcapi_collection"].endswith("/ogcapi/collections/eclairage-test")
     assert json.dumps(entry)  # plain JSON
+
+
+@pytest.mark.parametrize(
+    ("url", "budget"),
+    [
+        ("/ogcapi/", 0),
+        ("/ogcapi/conformance", 0),
+        ("/ogcapi/collections", 1),
+        ("/ogcapi/collections/eclairage-test", 1),
+        ("/ogcapi/collections/eclairage-test/items?limit=50", 2),
+        ("/ogcapi/collections/eclairage-test/items?limit=50&bbox=3.0,50.47,3.01,50.48", 3),
+        ("/api/layers/", 1),
+    ],
+)
+def test_query_budget_of_each_collection_endpoint(
+    client, layers, django_assert_max_num_queries, url, budget
+):
+    with django_assert_max_num_queries(budget):
+        assert client.get(url).status_code == 200
