@@ -402,7 +402,21 @@ def _admin_api_token(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
     return action != "change" and can_manage_service(user, obj.service)
 
 
+def _admin_category(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    return action == "view" or can_edit_competence(user)  # a catalogue shared by all communes
+
+
+def _admin_routing_rule(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    if action == "view":
+        return True
+    if obj is None:
+        return bool(actor.admin_organisations)
+    return obj.target_service.organisation_id in actor.admin_organisations
+
+
 _ADMIN_RULES = {
+    "routing.category": _admin_category,
+    "routing.routingrule": _admin_routing_rule,
     "gis_layers.layer": _admin_layer,
     "gis_layers.layerimport": _admin_layer_import,
     "accounts.apitoken": _admin_api_token,
@@ -465,6 +479,13 @@ def organisations_user_may_add_services_to(user: Any) -> QuerySet[Organisation]:
     actor = actor_for(user)
     qs = Organisation.objects.all()
     return qs if actor.is_superuser else qs.filter(pk__in=actor.admin_organisations)
+
+
+def services_user_may_route_to(user: Any) -> QuerySet[Service]:
+    """Services an administrator may send reports to with a routing rule: their organisation's."""
+    actor = actor_for(user)
+    qs = Service.objects.select_related("organisation")
+    return qs if actor.is_superuser else qs.filter(organisation_id__in=actor.admin_organisations)
 
 
 def services_user_may_manage(user: Any) -> QuerySet[Service]:

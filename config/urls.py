@@ -9,12 +9,14 @@ from accounts.api.views import me
 from core.views import healthz
 from gis_layers.urls import layers_patterns, ogc_patterns, tiles_patterns
 from organisations.api.views import OrganisationList
+from routing.api.views import preview as routing_preview
 from territory.api.views import communes
 
 api_patterns = [
     path("me/", me, name="me"),
     path("organisations/", OrganisationList.as_view(), name="organisations"),
     path("territory/communes/", communes, name="communes"),
+    path("routing/preview", routing_preview, name="routing-preview"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 

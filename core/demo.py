@@ -17,6 +17,7 @@ from accounts.services import membership_grant, organisation_admin_grant, user_u
 from gis_layers.services import demo_layers_load
 from organisations.models import Organisation
 from organisations.services import organisations_load, service_upsert
+from routing.services import categories_load
 from territory.services import territory_load
 
 DEMO_PASSWORD = "Libercourt-demo-2026"  # noqa: S105 - documented in the README, refused in production
@@ -269,4 +270,5 @@ def demo_data_load(*, with_layers: bool = True) -> list[DemoAccount]:
     )
     if with_layers:
         demo_layers_load()
+    categories_load()
     return accounts

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "organisations",
     "accounts",
     "gis_layers",
+    "routing",
     "reports",
     "procedures",
     "intranet",

@@ -1,0 +1,299 @@
+"""Routing decisions: one indexed PostGIS query, then a few lines of explainable Python.
+
+The query gathers, for a point, a category and optionally an equipment: the commune covering the
+point (with its organisation), the organisation competent for the category's domain there, the
+equipment and its owner, the active services of the candidate organisations, and every rule
+whose conditions hold. Python then applies the order of precedence and writes the trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.gis.geos import Point
+from django.db import connection
+from django.utils import timezone
+
+from .models import Category
+
+STORAGE_SRID = settings.GRC_STORAGE_SRID
+
+ROUTING_SQL = f"""
+WITH p AS (
+    SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), {STORAGE_SRID}) AS g
+),
+commune AS (
+    SELECT c.id, c.insee, c.name, c.department, c.epci_id, c.epci_name,
+           o.id AS org_id, o.name AS org_name, o.kind AS org_kind, o.on_board,
+           o.address, o.phone, o.email, o.website
+    FROM territory_commune c CROSS JOIN p
+    LEFT JOIN organisations_organisation o ON o.commune_id = c.id
+    WHERE ST_Covers(c.geom, p.g)
+    ORDER BY c.epci_id IS NULL, c.insee
+    LIMIT 1
+),
+competent AS (
+    SELECT o.id, o.name, o.kind, o.on_board
+    FROM organisations_competence k
+    JOIN commune ON k.commune_id = commune.id
+    JOIN organisations_organisation o ON o.id = k.organisation_id
+    WHERE k.domain_id = %(domain)s
+),
+equipment AS (
+    SELECT f.id, f.ref, l.slug AS layer, l.name AS layer_name, f.owner_organisation_id AS owner_id,
+           o.name AS owner_name, o.on_board AS owner_on_board,
+           round(ST_Distance(f.geom, p.g)::numeric, 1) AS distance_m
+    FROM gis_layers_feature f
+    JOIN gis_layers_layer l ON l.id = f.layer_id
+    LEFT JOIN organisations_organisation o ON o.id = f.owner_organisation_id
+    CROSS JOIN p
+    WHERE f.id = %(equipment)s
+),
+rules AS (
+    SELECT r.id, r.name, r.priority, r.target_service_id AS service_id, s.name AS service_name,
+           s.organisation_id AS organisation_id
+    FROM routing_routingrule r
+    JOIN organisations_service s ON s.id = r.target_service_id AND s.is_active
+    CROSS JOIN p
+    WHERE r.is_active
+      AND (r.valid_from IS NULL OR r.valid_from <= %(today)s)
+      AND (r.valid_until IS NULL OR r.valid_until >= %(today)s)
+      AND (NOT EXISTS (SELECT 1 FROM routing_routingrule_categories x WHERE x.routingrule_id = r.id)
+           OR EXISTS (SELECT 1 FROM routing_routingrule_categories x
+                      WHERE x.routingrule_id = r.id AND x.category_id = %(category)s))
+      AND (NOT EXISTS (SELECT 1 FROM routing_routingrule_domains x WHERE x.routingrule_id = r.id)
+           OR EXISTS (SELECT 1 FROM routing_routingrule_domains x
+                      WHERE x.routingrule_id = r.id AND x.domain_id = %(domain)s))
+      AND (NOT EXISTS (SELECT 1 FROM routing_routingrule_communes x WHERE x.routingrule_id = r.id)
+           OR EXISTS (SELECT 1 FROM routing_routingrule_communes x
+                      JOIN commune ON x.commune_id = commune.id
+                      WHERE x.routingrule_id = r.id))
+      AND (r.geom IS NULL OR ST_Covers(r.geom, p.g))
+      AND (r.near_layer_id IS NULL OR EXISTS (
+            SELECT 1 FROM gis_layers_feature f
+            WHERE f.layer_id = r.near_layer_id AND ST_DWithin(f.geom, p.g, r.near_distance_m)
+              AND (r.near_owner_id IS NULL OR f.owner_organisation_id = r.near_owner_id)))
+),
+services AS (
+    SELECT s.id, s.name, s.organisation_id, s.is_reception,
+           EXISTS (SELECT 1 FROM organisations_service_domains d
+                   WHERE d.service_id = s.id AND d.domain_id = %(domain)s) AS handles
+    FROM organisations_service s
+    WHERE s.is_active AND s.organisation_id IN (
+        SELECT id FROM competent UNION SELECT owner_id FROM equipment)
+)
+SELECT (SELECT row_to_json(commune)::text FROM commune),
+       (SELECT row_to_json(competent)::text FROM competent),
+       (SELECT row_to_json(equipment)::text FROM equipment),
+       (SELECT json_agg(rules ORDER BY priority DESC, id)::text FROM rules),
+       (SELECT json_agg(services ORDER BY handles DESC, is_reception DESC, name)::text
+          FROM services),
+       (SELECT json_build_object('insee', c.insee, 'name', c.name)::text
+          FROM territory_commune c
+          WHERE c.epci_id IS NOT NULL
+            AND ST_Covers(c.geom, ST_Transform(ST_SetSRID(ST_MakePoint(%(lat)s, %(lon)s), 4326),
+                                               {STORAGE_SRID}))
+          LIMIT 1)
+"""
+
+
+@dataclass
+class RoutingDecision:
+    """Who handles a report at a place, and why (the trace is shown to agents and citizens)."""
+
+    status: str  # routed | outside | not_on_board | no_service
+    message: str
+    service_id: int | None = None
+    service_name: str = ""
+    organisation_id: int | None = None
+    organisation_name: str = ""
+    commune: dict | None = None
+    rule_id: int | None = None
+    equipment: dict | None = None
+    trace: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _step(trace: list[dict], step: str, outcome: str, **detail: Any) -> None:
+    trace.append({"step": step, "outcome": outcome, **detail})
+
+
+def route_for(
+    *,
+    location: Point,
+    category: Category,
+    equipment_id: int | None = None,
+    today: dt.date | None = None,
+) -> RoutingDecision:
+    """Decide which service handles a report of ``category`` at ``location``.
+
+    Precedence: (1) the owner of the equipment picked, if any; (2) the organisation competent for
+    the category's domain on the commune; (3) the highest-priority matching rule refines (2), and
+    refines (1) only within the owner's organisation; (4) the organisation's service for the
+    domain, else its reception service. A commune not on the portal gets its contact instead; a
+    point outside the CAHC is refused naming its commune.
+    """
+    point = location.transform(4326, clone=True) if location.srid not in (None, 4326) else location
+    params = {
+        "lon": point.x,
+        "lat": point.y,
+        "domain": category.domain_id,
+        "category": category.pk,
+        "equipment": equipment_id,
+        "today": today or timezone.localdate(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(ROUTING_SQL, params)
+        commune_json, competent_json, equipment_json, rules_json, services_json, swapped_json = (
+            cursor.fetchone()
+        )
+    commune = json.loads(commune_json) if commune_json else None
+    competent = json.loads(competent_json) if competent_json else None
+    equipment = json.loads(equipment_json) if equipment_json else None
+    rules = json.loads(rules_json) if rules_json else []
+    services = json.loads(services_json) if services_json else []
+    trace: list[dict] = []
+    return _decide(category, commune, competent, equipment, rules, services, swapped_json, trace)
+
+
+def _outside(commune: dict | None, swapped_json: str | None, trace: list[dict]) -> RoutingDecision:
+    if commune is None:
+        message = "Ce point est hors du territoire couvert par le portail (CAHC)."
+        if swapped_json:
+            swapped = json.loads(swapped_json)
+            message += (
+                f" Latitude et longitude inversées ? Inversées, elles tombent à {swapped['name']}."
+            )
+        _step(trace, "territoire", "hors territoire")
+        return RoutingDecision(status="outside", message=message, trace=trace)
+    message = (
+        f"Ce point se trouve à {commune['name']} ({commune['department']}), hors de la Communauté "
+        f"d'agglomération d'Hénin-Carvin : adressez-vous à la mairie de {commune['name']}"
+        + (f" ou à {commune['epci_name']}." if commune.get("epci_name") else ".")
+    )
+    _step(trace, "territoire", "hors CAHC", commune=commune["name"], insee=commune["insee"])
+    return RoutingDecision(
+        status="outside",
+        message=message,
+        trace=trace,
+        commune={"insee": commune["insee"], "name": commune["name"], "member": False},
+    )
+
+
+def _contact(commune: dict) -> str:
+    address = (commune.get("address") or "").replace("\n", ", ")
+    return ", ".join(filter(None, [address, commune.get("phone"), commune.get("website")]))
+
+
+def _decide(category, commune, competent, equipment, rules, services, swapped_json, trace):
+    if commune is None or commune["epci_id"] is None:
+        return _outside(commune, swapped_json, trace)
+    where = {"insee": commune["insee"], "name": commune["name"], "member": True}
+    _step(trace, "territoire", commune["name"], insee=commune["insee"])
+    if equipment and equipment.get("owner_id"):
+        org_id, org_name, on_board = (
+            equipment["owner_id"],
+            equipment["owner_name"],
+            equipment["owner_on_board"],
+        )
+        _step(
+            trace,
+            "équipement",
+            f"{equipment['ref']} ({equipment['layer_name']}) appartient à {org_name}",
+            distance_m=equipment["distance_m"],
+        )
+        eligible = [r for r in rules if r["organisation_id"] == org_id]
+    elif competent:
+        org_id, org_name, on_board = competent["id"], competent["name"], competent["on_board"]
+        _step(trace, "compétence", f"{category.domain.name} à {commune['name']} : {org_name}")
+        eligible = rules
+    else:
+        _step(trace, "compétence", "aucune organisation compétente")
+        return RoutingDecision(
+            status="no_service",
+            commune=where,
+            trace=trace,
+            message=(
+                f"Aucune organisation n'est désignée pour « {category.domain.name} » "
+                f"à {commune['name']}."
+            ),
+        )
+    for rule in rules:
+        _step(
+            trace,
+            "règle",
+            "retenue" if eligible and rule is eligible[0] else "écartée",
+            rule=rule["name"],
+            rule_id=rule["id"],
+            priority=rule["priority"],
+            reason=None if rule in eligible else "autre organisation que le propriétaire",
+        )
+    if len(eligible) > 1 and eligible[0]["priority"] == eligible[1]["priority"]:
+        _step(trace, "conflit", "règles de même priorité", rules=[r["name"] for r in eligible[:2]])
+    if eligible:
+        winner = eligible[0]
+        return RoutingDecision(
+            status="routed",
+            commune=where,
+            rule_id=winner["id"],
+            equipment=equipment,
+            trace=trace,
+            service_id=winner["service_id"],
+            service_name=winner["service_name"],
+            organisation_id=winner["organisation_id"],
+            organisation_name=org_name if winner["organisation_id"] == org_id else "",
+            message=f"Votre signalement sera traité par : {winner['service_name']}.",
+        )
+    if not on_board:
+        _step(trace, "portail", f"{org_name} n'utilise pas le portail")
+        return RoutingDecision(
+            status="not_on_board",
+            commune=where,
+            organisation_id=org_id,
+            organisation_name=org_name,
+            equipment=equipment,
+            trace=trace,
+            message=(
+                f"{org_name} ne traite pas encore les signalements en ligne : "
+                "contactez directement "
+                f"la mairie ({_contact(commune)})."
+            ),
+        )
+    own = [s for s in services if s["organisation_id"] == org_id]
+    chosen = next((s for s in own if s["handles"]), None)
+    if chosen:
+        _step(trace, "service", f"{chosen['name']} traite « {category.domain.name} »")
+    else:
+        chosen = next((s for s in own if s["is_reception"]), None)
+        if chosen:
+            _step(trace, "service", f"aucun service dédié : accueil ({chosen['name']})")
+    if chosen is None:
+        _step(trace, "service", "aucun service actif")
+        return RoutingDecision(
+            status="no_service",
+            commune=where,
+            organisation_id=org_id,
+            organisation_name=org_name,
+            equipment=equipment,
+            trace=trace,
+            message=(
+                f"{org_name} n'a pas de service pour « {category.domain.name} » sur le portail."
+            ),
+        )
+    return RoutingDecision(
+        status="routed",
+        commune=where,
+        organisation_id=org_id,
+        organisation_name=org_name,
+        service_id=chosen["id"],
+        service_name=chosen["name"],
+        equipment=equipment,
+        trace=trace,
+        message=f"Votre signalement sera traité par : {chosen['name']} ({org_name}).",
+    )
