@@ -111,6 +111,12 @@ class Layer(models.Model):
 
 
 class Feature(models.Model):
+    """One feature of a layer. ``properties`` always carries the visible identifier as "ref".
+
+    The table also has a stored generated column ``geojson`` (migration 0003, not a model field):
+    the feature's GeoJSON in WGS84, maintained by PostgreSQL and concatenated by the selectors.
+    """
+
     layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="features")
     ref = models.CharField(_("identifiant visible"), max_length=100, blank=True)
     # spatial_index=False: the composite GiST index (layer_id, geom) replaces it (see migration).

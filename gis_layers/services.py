@@ -145,7 +145,8 @@ def layer_replace_features(
         cursor.execute(
             """
             INSERT INTO gis_layers_feature (layer_id, ref, geom, properties, owner_organisation_id)
-            SELECT %s, ref, geom, props, owner FROM layer_staging WHERE reason IS NULL ORDER BY n
+            SELECT %s, ref, geom, props || jsonb_build_object('ref', ref), owner
+            FROM layer_staging WHERE reason IS NULL ORDER BY n
             """,
             [layer.pk],
         )
