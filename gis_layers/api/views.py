@@ -153,8 +153,10 @@ def _feature_collection(
     }
     if layer.attribution or layer.is_synthetic:
         head["attribution"] = layer.attribution
-    body = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
-    response = HttpResponse(f'{body},"features":[{page.features_text}]}}', content_type=GEOJSON)
+    body = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
+    response = HttpResponse(
+        b"".join((body, b',"features":[', page.features, b"]}")), content_type=GEOJSON
+    )
     response["ETag"] = etag
     response["Link"] = ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"' for link in links[1:])
     return response
