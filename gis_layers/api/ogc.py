@@ -162,14 +162,14 @@ def collection(request: HttpRequest, layer: Layer) -> JsonResponse:
     return _json(_collection(request, layer))
 
 
-@api_view
+@api_view(data=True)
 def items(request: HttpRequest, layer: Layer) -> HttpResponse:
     if not _format_ok(request):
         return _bad_format()
     return _feature_collection(request, layer, reverse("ogcapi:items", args=[layer.slug]), ogc=True)
 
 
-@api_view
+@api_view(data=True)
 def item(request: HttpRequest, layer: Layer, feature_id: str) -> HttpResponse:
     if not _format_ok(request):
         return _bad_format()

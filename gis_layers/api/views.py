@@ -42,8 +42,30 @@ def error(status: int, code: str, description: str) -> JsonResponse:
     return response
 
 
-def api_view(func: Callable) -> Callable:
-    """Authentication, parameter errors and the layer lookup shared by every layer endpoint."""
+# What data endpoints need of a layer: its metadata for links and ETag, not its extent geometry.
+DATA_FIELDS = (
+    "id",
+    "slug",
+    "name",
+    "visibility",
+    "owner_organisation_id",
+    "owner_service_id",
+    "attribute_schema",
+    "attribution",
+    "is_synthetic",
+    "feature_count",
+    "data_version",
+)
+
+
+def api_view(func: Callable | None = None, *, data: bool = False) -> Callable:
+    """Authentication, parameter errors and the layer lookup shared by every layer endpoint.
+
+    ``data=True`` (items, features, tiles) loads only the fields they use: the lookup is on the
+    path of every page and tile.
+    """
+    if func is None:
+        return lambda f: api_view(f, data=data)
 
     @require_GET
     @wraps(func)
@@ -58,7 +80,8 @@ def api_view(func: Callable) -> Callable:
             )
         slug = kwargs.pop("slug", None)
         if slug is not None:
-            layer = Layer.objects.filter(slug=slug).first()
+            layers = Layer.objects.filter(slug=slug).order_by()
+            layer = (layers.only(*DATA_FIELDS) if data else layers).first()
             if layer is None:
                 return error(404, "NotFound", f"Couche inconnue : {slug}.")
             if not permissions.can_read_layer(request.principal, layer):
@@ -165,7 +188,7 @@ def _feature_collection(
 # --- Plain GeoJSON per layer -------------------------------------------------------------------
 
 
-@api_view
+@api_view(data=True)
 def layer_features(request: HttpRequest, layer: Layer) -> HttpResponse:
     return _feature_collection(
         request, layer, reverse("layers:features", args=[layer.slug]), ogc=False
@@ -211,7 +234,7 @@ def layer_urls(request: HttpRequest, layer: Layer) -> dict[str, str]:
 # --- Vector tiles --------------------------------------------------------------------------------
 
 
-@api_view
+@api_view(data=True)
 def tile(request: HttpRequest, layer: Layer, z: int, x: int, y: int) -> HttpResponse:
     if not 0 <= z <= 22:
         return error(400, "InvalidParameterValue", "z doit être compris entre 0 et 22.")
