@@ -30,3 +30,36 @@ class LayerImportForm(forms.Form):
                 _("Fichier trop volumineux (maximum %(mb)s Mo).") % {"mb": limit}
             )
         return upload
+
+
+class RoutingSimulationForm(forms.Form):
+    category = forms.ModelChoiceField(
+        label=_("Catégorie"), queryset=None, to_field_name="slug", empty_label=None
+    )
+    lon = forms.FloatField(label=_("Longitude"), min_value=-180, max_value=180)
+    lat = forms.FloatField(label=_("Latitude"), min_value=-90, max_value=90)
+    equipment = forms.IntegerField(
+        label=_("Équipement (identifiant interne, facultatif)"), required=False, min_value=1
+    )
+    date = forms.DateField(
+        label=_("Date de la décision (facultatif)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Pour tester les règles à validité limitée."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from routing.models import Category
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = Category.objects.select_related("domain").filter(
+            is_active=True
+        )
+
+    def clean(self):
+        from django.contrib.gis.geos import Point
+
+        data = super().clean()
+        if data.get("lon") is not None and data.get("lat") is not None:
+            data["point"] = Point(data["lon"], data["lat"], srid=4326)
+        return data

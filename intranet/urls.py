@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import layers, views
+from . import layers, routing, views
 
 app_name = "intranet"
 urlpatterns = [
@@ -8,4 +8,6 @@ urlpatterns = [
     path("couches/", layers.catalogue, name="layers"),
     path("couches/<slug:slug>/", layers.layer_detail, name="layer"),
     path("imports/<int:pk>/", layers.layer_import, name="layer-import"),
+    path("aiguillage/simulateur/", routing.simulator, name="routing-simulator"),
+    path("aiguillage/couverture/", routing.coverage, name="routing-coverage"),
 ]

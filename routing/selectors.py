@@ -297,3 +297,90 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
         trace=trace,
         message=f"Votre signalement sera traité par : {chosen['name']} ({org_name}).",
     )
+
+
+@dataclass(frozen=True)
+class CoverageGap:
+    commune: str
+    insee: str
+    domain: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class RuleConflict:
+    first: str
+    second: str
+    priority: int
+    where: str
+
+
+def coverage_gaps() -> list[CoverageGap]:
+    """Commune and domain pairs (for domains that have categories) where no service would act.
+
+    A pair is a gap when no organisation is competent, or when the competent organisation uses
+    the portal but has neither an active service for the domain nor a reception service. Pairs
+    whose organisation is not on the portal are not gaps: citizens get its contact.
+    """
+    sql = """
+        SELECT c.name, c.insee, d.name,
+               CASE WHEN k.id IS NULL THEN 'aucune organisation compétente'
+                    ELSE o.name || ' n''a ni service pour ce domaine ni accueil' END
+        FROM territory_commune c
+        CROSS JOIN organisations_domain d
+        LEFT JOIN organisations_competence k ON k.commune_id = c.id AND k.domain_id = d.id
+        LEFT JOIN organisations_organisation o ON o.id = k.organisation_id
+        WHERE c.epci_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM routing_category cat
+                      WHERE cat.domain_id = d.id AND cat.is_active)
+          AND (k.id IS NULL OR (o.on_board AND NOT EXISTS (
+                SELECT 1 FROM organisations_service s
+                WHERE s.organisation_id = o.id AND s.is_active AND (s.is_reception OR EXISTS (
+                    SELECT 1 FROM organisations_service_domains sd
+                    WHERE sd.service_id = s.id AND sd.domain_id = d.id)))))
+        ORDER BY c.name, d.position
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [CoverageGap(*row) for row in cursor.fetchall()]
+
+
+def rule_conflicts(today: dt.date | None = None) -> list[RuleConflict]:
+    """Pairs of active rules of equal priority that can match the same report.
+
+    Two rules overlap when their category, domain and commune conditions share a value (an empty
+    condition matches everything), their areas intersect (no area means everywhere), and their
+    validity periods overlap. Distance conditions are not compared: two distance rules of equal
+    priority are listed, since their features may be anywhere.
+    """
+    sql = """
+        WITH r AS (
+            SELECT r.*,
+                   ARRAY(SELECT category_id FROM routing_routingrule_categories x
+                         WHERE x.routingrule_id = r.id) AS cats,
+                   ARRAY(SELECT c.domain_id FROM routing_routingrule_categories x
+                         JOIN routing_category c ON c.id = x.category_id
+                         WHERE x.routingrule_id = r.id)
+                   || ARRAY(SELECT domain_id FROM routing_routingrule_domains x
+                            WHERE x.routingrule_id = r.id) AS doms,
+                   ARRAY(SELECT commune_id FROM routing_routingrule_communes x
+                         WHERE x.routingrule_id = r.id) AS comms
+            FROM routing_routingrule r
+            WHERE r.is_active AND (r.valid_until IS NULL OR r.valid_until >= %(today)s)
+        )
+        SELECT a.name, b.name, a.priority,
+               CASE WHEN a.geom IS NOT NULL AND b.geom IS NOT NULL THEN
+                        round(ST_Area(ST_Intersection(a.geom, b.geom))::numeric) || ' m² en commun'
+                    ELSE 'tout le territoire des deux règles' END
+        FROM r a JOIN r b ON a.id < b.id AND a.priority = b.priority
+        WHERE (a.geom IS NULL OR b.geom IS NULL OR ST_Intersects(a.geom, b.geom))
+          AND (cardinality(a.doms) = 0 OR cardinality(b.doms) = 0 OR a.doms && b.doms)
+          AND (cardinality(a.cats) = 0 OR cardinality(b.cats) = 0 OR a.cats && b.cats)
+          AND (cardinality(a.comms) = 0 OR cardinality(b.comms) = 0 OR a.comms && b.comms)
+          AND (a.valid_from IS NULL OR b.valid_until IS NULL OR a.valid_from <= b.valid_until)
+          AND (b.valid_from IS NULL OR a.valid_until IS NULL OR b.valid_from <= a.valid_until)
+        ORDER BY a.priority DESC, a.name, b.name
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"today": today or timezone.localdate()})
+        return [RuleConflict(*row) for row in cursor.fetchall()]

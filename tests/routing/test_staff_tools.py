@@ -1,0 +1,89 @@
+"""Staff tools: the routing simulator, gaps and conflicts."""
+
+import pytest
+from django.contrib.gis.geos import MultiPolygon, Point, Polygon
+
+from routing.models import RoutingRule
+from routing.selectors import coverage_gaps, rule_conflicts
+from routing.services import categories_load
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalogue(demo):
+    categories_load()
+
+
+def square(x, y, half):
+    centre = Point(x, y, srid=4326).transform(2154, clone=True)
+    return MultiPolygon(
+        Polygon.from_bbox((centre.x - half, centre.y - half, centre.x + half, centre.y + half)),
+        srid=2154,
+    )
+
+
+def test_simulator_shows_the_decision_and_its_trace(client, demo, catalogue):
+    client.force_login(demo.agent)
+    page = client.get(
+        "/intranet/aiguillage/simulateur/",
+        {"category": "fuite-eau", "lon": "3.01054", "lat": "50.480422"},
+    ).content.decode()
+    assert "Eau et assainissement" in page and "Justification" in page
+    assert "compétence" in page
+
+
+def test_simulator_reports_bad_coordinates_in_the_form(client, demo, catalogue):
+    client.force_login(demo.agent)
+    page = client.get(
+        "/intranet/aiguillage/simulateur/", {"category": "fuite-eau", "lon": "abc", "lat": "95"}
+    ).content.decode()
+    assert "Justification" not in page and 'role="alert"' in page
+
+
+def test_simulator_is_for_staff(client, demo, catalogue):
+    client.force_login(demo.citizen)
+    assert client.get("/intranet/aiguillage/simulateur/").status_code == 403
+
+
+def test_no_gap_with_the_demo_data_then_a_gap_appears(demo, catalogue):
+    # Libercourt and the CAHC have services; the other communes are not on the portal.
+    assert coverage_gaps() == []
+    demo.libercourt.services.update(is_active=False)
+    gaps = coverage_gaps()
+    assert {g.insee for g in gaps} == {"62907"}
+    assert {g.domain for g in gaps} >= {"Voirie et déplacements", "Éclairage public"}
+    assert "Collecte des déchets" not in {g.domain for g in gaps}  # the CAHC still covers it
+
+
+def test_conflicts_are_rules_of_equal_priority_that_overlap(demo, catalogue):
+    voirie = demo.voirie.domains.first()
+    a = RoutingRule.objects.create(
+        name="Centre A", priority=100, target_service=demo.voirie, geom=square(3.0105, 50.4804, 200)
+    )
+    b = RoutingRule.objects.create(
+        name="Centre B",
+        priority=100,
+        target_service=demo.services["libercourt:accueil"],
+        geom=square(3.0110, 50.4806, 200),
+    )
+    far = RoutingRule.objects.create(
+        name="Loin", priority=100, target_service=demo.voirie, geom=square(2.985, 50.475, 100)
+    )
+    other = RoutingRule.objects.create(
+        name="Autre priorité",
+        priority=90,
+        target_service=demo.voirie,
+        geom=square(3.0105, 50.4804, 200),
+    )
+    for rule in (a, b, far, other):
+        rule.domains.add(voirie)
+    conflicts = rule_conflicts()
+    assert [(c.first, c.second) for c in conflicts] == [("Centre A", "Centre B")]
+    assert conflicts[0].where.endswith("m² en commun")
+
+
+def test_coverage_page(client, demo, catalogue):
+    client.force_login(demo.lib_admin)
+    page = client.get("/intranet/aiguillage/couverture/").content.decode()
+    assert "Aucun trou" in page and "Aucun conflit" in page
