@@ -25,6 +25,9 @@ STORAGE_SRID = settings.GRC_STORAGE_SRID
 GEOJSON_PRECISION = 6  # about 0.1 m in WGS84
 MVT_EXTENT = 4096
 MVT_BUFFER = 64
+# A tile carries at most this many features: a low-zoom tile of a million-point layer would
+# otherwise cost seconds and tens of megabytes. Clients zoom in (or use the items API).
+MAX_TILE_FEATURES = 50_000
 
 
 @dataclass(frozen=True)
@@ -153,19 +156,27 @@ def layer_feature(
 
 
 def tile_sql(layer: Layer, z: int, x: int, y: int) -> tuple[str, list[Any]]:
-    """The one statement behind a vector tile (also run by the benchmark)."""
+    """The one statement behind a vector tile (also run by the benchmark).
+
+    The rows are MATERIALIZED so that ST_AsMVTGeom runs once per feature (not again in the
+    filter), capped at MAX_TILE_FEATURES, and aggregated in id order: the same data always gives
+    the same bytes, which the strong ETag promises (a parallel plan would otherwise shuffle them).
+    """
     sql = f"""
         WITH bounds AS (
             SELECT ST_TileEnvelope(%s, %s, %s) AS tile,
                    ST_Transform(ST_TileEnvelope(%s, %s, %s, margin => %s), {STORAGE_SRID}) AS query
-        ), rows AS (
-            SELECT f.id, f.ref, f.properties,
+        ), rows AS MATERIALIZED (
+            SELECT f.id, f.properties,
                    ST_AsMVTGeom(ST_Transform(f.geom, 3857), bounds.tile,
                                 {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom
             FROM gis_layers_feature f, bounds
             WHERE f.layer_id = %s AND f.geom && bounds.query
+            ORDER BY f.id
+            LIMIT {MAX_TILE_FEATURES}
         )
-        SELECT ST_AsMVT(rows, %s, {MVT_EXTENT}, 'geom', 'id') FROM rows WHERE geom IS NOT NULL
+        SELECT ST_AsMVT(rows, %s, {MVT_EXTENT}, 'geom', 'id' ORDER BY id)
+        FROM rows WHERE geom IS NOT NULL
     """
     margin = MVT_BUFFER / MVT_EXTENT
     return sql, [z, x, y, z, x, y, margin, layer.pk, layer.slug]

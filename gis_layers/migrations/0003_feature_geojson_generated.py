@@ -16,6 +16,12 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(
+            # The visible identifier lives in properties too from now on (see the docstring).
+            sql="""UPDATE gis_layers_feature SET properties = properties || jsonb_build_object('ref', ref)
+                   WHERE NOT properties ? 'ref'""",
+            reverse_sql=migrations.RunSQL.noop,
+        ),
+        migrations.RunSQL(
             sql="""
                 ALTER TABLE gis_layers_feature ADD COLUMN geojson text GENERATED ALWAYS AS (
                     '{"type":"Feature","id":' || id::text

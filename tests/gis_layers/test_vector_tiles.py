@@ -82,3 +82,20 @@ def test_tiles_have_an_etag(client, layers):
         == 304
     )
     assert client.get("/tiles/nope/15/1/1.mvt").status_code == 404
+
+
+def test_the_same_data_gives_the_same_tile_bytes(client, layers):
+    x, y = tile_of(3.0050, 50.4780, 14)
+    first = client.get(f"/tiles/eclairage-test/14/{x}/{y}.mvt").content
+    assert first and all(
+        client.get(f"/tiles/eclairage-test/14/{x}/{y}.mvt").content == first for _ in range(3)
+    )
+
+
+def test_a_tile_holds_at_most_the_cap(client, layers, monkeypatch):
+    from gis_layers import selectors
+
+    monkeypatch.setattr(selectors, "MAX_TILE_FEATURES", 10)
+    x, y = tile_of(3.0050, 50.4780, 12)
+    decoded = mapbox_vector_tile.decode(client.get(f"/tiles/eclairage-test/12/{x}/{y}.mvt").content)
+    assert len(decoded["eclairage-test"]["features"]) == 10
