@@ -6,7 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api.views import me
-from core.views import healthz
+from core.views import favicon, healthz
 from gis_layers.urls import layers_patterns, ogc_patterns, tiles_patterns
 from organisations.api.views import OrganisationList
 from routing.api.views import preview as routing_preview
@@ -22,6 +22,8 @@ api_patterns = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on pages that do not declare one (the admin's).
+    path("favicon.ico", favicon),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

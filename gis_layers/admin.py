@@ -1,4 +1,5 @@
 from django.contrib.gis import admin
+from leaflet.admin import LeafletGeoAdmin
 
 from core.admin import PermissionModuleAdminMixin
 
@@ -6,7 +7,7 @@ from .models import Layer, LayerImport
 
 
 @admin.register(Layer)
-class LayerAdmin(PermissionModuleAdminMixin, admin.GISModelAdmin):
+class LayerAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
     list_display = [
         "name",
         "slug",

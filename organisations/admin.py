@@ -1,5 +1,6 @@
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.gis import admin
+from leaflet.admin import LeafletGeoAdmin
 
 from accounts import permissions
 from core.admin import PermissionModuleAdminMixin
@@ -8,7 +9,7 @@ from .models import Competence, Domain, Organisation, Service
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(PermissionModuleAdminMixin, admin.GISModelAdmin):
+class OrganisationAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
     list_display = ["name", "kind", "on_board", "phone", "email"]
     list_filter = ["kind", "on_board"]
     search_fields = ["name"]

@@ -1,4 +1,5 @@
 from django.contrib.gis import admin
+from leaflet.admin import LeafletGeoAdmin
 
 from accounts import permissions
 from core.admin import PermissionModuleAdminMixin
@@ -15,7 +16,7 @@ class CategoryAdmin(PermissionModuleAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(PermissionModuleAdminMixin, admin.GISModelAdmin):
+class RoutingRuleAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
     """Rules are edited with a map widget for their area."""
 
     list_display = [

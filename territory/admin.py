@@ -1,5 +1,6 @@
 from django.contrib.gis import admin
 from django.utils.translation import gettext_lazy as _
+from leaflet.admin import LeafletGeoAdmin
 
 from core.admin import PermissionModuleAdminMixin
 
@@ -7,13 +8,13 @@ from .models import Commune, Epci
 
 
 @admin.register(Epci)
-class EpciAdmin(PermissionModuleAdminMixin, admin.GISModelAdmin):
+class EpciAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
     list_display = ["name", "short_name", "siren", "population"]
     readonly_fields = ["source"]
 
 
 @admin.register(Commune)
-class CommuneAdmin(PermissionModuleAdminMixin, admin.GISModelAdmin):
+class CommuneAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
     list_display = ["name", "insee", "department", "population", "member"]
     list_filter = ["epci", "department"]
     search_fields = ["name", "insee", "postal_codes"]

@@ -164,7 +164,12 @@ LEAFLET_CONFIG = {
     "DEFAULT_ZOOM": 14,
     "MIN_ZOOM": 10,
     "MAX_ZOOM": 19,
-    "TILES": [],  # set by core.maps from BASEMAP, so the tiles and the CSP agree
+    # Same basemap as the public maps (the CSP allows its origin); none offline.
+    "TILES": [
+        (BASEMAP, BASEMAPS[BASEMAP]["url"], {"attribution": BASEMAPS[BASEMAP]["attribution"]})
+    ]
+    if BASEMAPS.get(BASEMAP)
+    else [],
     "RESET_VIEW": False,
     "NO_GLOBALS": True,
     "FORCE_IMAGE_PATH": True,
