@@ -1,9 +1,10 @@
 """Routing decisions: one indexed PostGIS query, then a few lines of explainable Python.
 
-The query gathers, for a point, a category and optionally an equipment: the commune covering the
-point (with its organisation), the organisation competent for the category's domain there, the
-equipment and its owner, the active services of the candidate organisations, and every rule
-whose conditions hold. Python then applies the order of precedence and writes the trace.
+The query (the routing_decide() function of migration routing.0002) gathers, for a point, a
+category and optionally an equipment: the commune covering the point (with its organisation),
+the organisation competent for the category's domain there, the equipment and its owner, the
+active services of the candidate organisations, and every rule whose conditions hold. Python
+then applies the order of precedence and writes the trace.
 """
 
 from __future__ import annotations
@@ -22,83 +23,12 @@ from .models import Category
 
 STORAGE_SRID = settings.GRC_STORAGE_SRID
 
-ROUTING_SQL = f"""
-WITH p AS (
-    SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), {STORAGE_SRID}) AS g
-),
-commune AS (
-    SELECT c.id, c.insee, c.name, c.department, c.epci_id, c.epci_name,
-           o.id AS org_id, o.name AS org_name, o.kind AS org_kind, o.on_board,
-           o.address, o.phone, o.email, o.website
-    FROM territory_commune c CROSS JOIN p
-    LEFT JOIN organisations_organisation o ON o.commune_id = c.id
-    WHERE ST_Covers(c.geom, p.g)
-    ORDER BY c.epci_id IS NULL, c.insee
-    LIMIT 1
-),
-competent AS (
-    SELECT o.id, o.name, o.kind, o.on_board
-    FROM organisations_competence k
-    JOIN commune ON k.commune_id = commune.id
-    JOIN organisations_organisation o ON o.id = k.organisation_id
-    WHERE k.domain_id = %(domain)s
-),
-equipment AS (
-    SELECT f.id, f.ref, l.slug AS layer, l.name AS layer_name, f.owner_organisation_id AS owner_id,
-           o.name AS owner_name, o.on_board AS owner_on_board,
-           round(ST_Distance(f.geom, p.g)::numeric, 1) AS distance_m
-    FROM gis_layers_feature f
-    JOIN gis_layers_layer l ON l.id = f.layer_id
-    LEFT JOIN organisations_organisation o ON o.id = f.owner_organisation_id
-    CROSS JOIN p
-    WHERE f.id = %(equipment)s
-),
-rules AS (
-    SELECT r.id, r.name, r.priority, r.target_service_id AS service_id, s.name AS service_name,
-           s.organisation_id AS organisation_id
-    FROM routing_routingrule r
-    JOIN organisations_service s ON s.id = r.target_service_id AND s.is_active
-    CROSS JOIN p
-    WHERE r.is_active
-      AND (r.valid_from IS NULL OR r.valid_from <= %(today)s)
-      AND (r.valid_until IS NULL OR r.valid_until >= %(today)s)
-      AND (NOT EXISTS (SELECT 1 FROM routing_routingrule_categories x WHERE x.routingrule_id = r.id)
-           OR EXISTS (SELECT 1 FROM routing_routingrule_categories x
-                      WHERE x.routingrule_id = r.id AND x.category_id = %(category)s))
-      AND (NOT EXISTS (SELECT 1 FROM routing_routingrule_domains x WHERE x.routingrule_id = r.id)
-           OR EXISTS (SELECT 1 FROM routing_routingrule_domains x
-                      WHERE x.routingrule_id = r.id AND x.domain_id = %(domain)s))
-      AND (NOT EXISTS (SELECT 1 FROM routing_routingrule_communes x WHERE x.routingrule_id = r.id)
-           OR EXISTS (SELECT 1 FROM routing_routingrule_communes x
-                      JOIN commune ON x.commune_id = commune.id
-                      WHERE x.routingrule_id = r.id))
-      AND (r.geom IS NULL OR ST_Covers(r.geom, p.g))
-      AND (r.near_layer_id IS NULL OR EXISTS (
-            SELECT 1 FROM gis_layers_feature f
-            WHERE f.layer_id = r.near_layer_id AND ST_DWithin(f.geom, p.g, r.near_distance_m)
-              AND (r.near_owner_id IS NULL OR f.owner_organisation_id = r.near_owner_id)))
-),
-services AS (
-    SELECT s.id, s.name, s.organisation_id, s.is_reception,
-           EXISTS (SELECT 1 FROM organisations_service_domains d
-                   WHERE d.service_id = s.id AND d.domain_id = %(domain)s) AS handles
-    FROM organisations_service s
-    WHERE s.is_active AND s.organisation_id IN (
-        SELECT id FROM competent UNION SELECT owner_id FROM equipment)
+# The decision query lives in the routing_decide() PL/pgSQL function (migration
+# routing.0002) so that PostgreSQL caches its plan: see that migration for the SQL.
+ROUTING_SQL = (
+    "SELECT * FROM routing_decide(%(lon)s, %(lat)s, %(domain)s, %(category)s, "
+    "%(equipment)s::bigint, %(today)s::date)"
 )
-SELECT (SELECT row_to_json(commune)::text FROM commune),
-       (SELECT row_to_json(competent)::text FROM competent),
-       (SELECT row_to_json(equipment)::text FROM equipment),
-       (SELECT json_agg(rules ORDER BY priority DESC, id)::text FROM rules),
-       (SELECT json_agg(services ORDER BY handles DESC, is_reception DESC, name)::text
-          FROM services),
-       (SELECT json_build_object('insee', c.insee, 'name', c.name)::text
-          FROM territory_commune c
-          WHERE c.epci_id IS NOT NULL
-            AND ST_Covers(c.geom, ST_Transform(ST_SetSRID(ST_MakePoint(%(lat)s, %(lon)s), 4326),
-                                               {STORAGE_SRID}))
-          LIMIT 1)
-"""
 
 
 @dataclass
