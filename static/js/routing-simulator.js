@@ -1,4 +1,6 @@
 // Simulator map: a click fills the longitude and latitude fields (the form works without it).
+import { addStreets } from "./own-data.js";
+
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const lon = document.getElementById("id_lon");
 const lat = document.getElementById("id_lat");
@@ -10,6 +12,7 @@ if (config.basemap) {
 fetch("/api/territory/communes/").then((r) => r.json()).then((c) => {
   L.geoJSON(c, { style: { color: "#000091", weight: 1.5, fillOpacity: 0.05 }, interactive: false }).addTo(map);
 });
+addStreets(map, config.streetsUrl);
 let marker = null;
 function place(latlng) {
   if (marker) marker.setLatLng(latlng); else marker = L.marker(latlng, { keyboard: false }).addTo(map);

@@ -88,3 +88,21 @@ def test_intranet_has_no_axe_violations(page, demo, client):
     page.goto("/intranet/")
     assert "Membres du service Voirie" in page.locator("main").inner_text()
     assert axe_violations(page) == []
+
+
+def test_streets_from_our_own_data_appear_when_zooming_in(page, demo):
+    from gis_layers.services import demo_layers_load
+
+    demo_layers_load()
+    page.goto("/")
+    page.wait_for_selector('#territory-map[data-loaded="14"]', timeout=15000)
+    before = page.locator("#territory-map path").count()
+    for _ in range(4):  # from the whole CAHC to street level
+        page.locator("#territory-map .leaflet-control-zoom-in").click()
+        page.wait_for_timeout(600)
+    page.wait_for_function(
+        "n => document.querySelectorAll('#territory-map path').length > n + 50",
+        arg=before,
+        timeout=15000,
+    )
+    assert page.console_errors == []
