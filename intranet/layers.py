@@ -6,7 +6,6 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -19,17 +18,12 @@ from gis_layers.models import Layer, LayerImport
 from gis_layers.selectors import layers_visible_to
 from gis_layers.services import layer_import_start, progress_key
 
+from .access import staff_required
 from .forms import LayerImportForm
 
 
-def _staff(request: HttpRequest) -> None:
-    if not permissions.can_access_intranet(request.user):
-        raise PermissionDenied("Réservé aux agents des collectivités.")
-
-
-@login_required
+@staff_required
 def catalogue(request: HttpRequest) -> HttpResponse:
-    _staff(request)
     layers = layers_visible_to(request.user).order_by("owner_organisation__name", "name")
     rows = [
         {
@@ -42,10 +36,9 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     return render(request, "intranet/layers.html", {"rows": rows})
 
 
-@login_required
+@staff_required
 @require_http_methods(["GET", "POST"])
 def layer_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    _staff(request)
     layer = get_object_or_404(
         Layer.objects.select_related("owner_organisation", "owner_service"), slug=slug
     )
@@ -93,9 +86,8 @@ def _start_import(request: HttpRequest, layer: Layer, form: LayerImportForm) -> 
     )
 
 
-@login_required
+@staff_required
 def layer_import(request: HttpRequest, pk: int) -> HttpResponse:
-    _staff(request)
     record = get_object_or_404(LayerImport.objects.select_related("layer"), pk=pk)
     if not permissions.can_manage_layer(request.user, record.layer):
         raise PermissionDenied("Import d'une couche que vous ne gérez pas.")

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts import permissions
 from core.maps import map_config
 from routing.models import Category
 from routing.selectors import coverage_gaps, route_for, rule_conflicts
 
+from .access import staff_required
 from .forms import RoutingSimulationForm
 
 
-def _staff(request: HttpRequest) -> None:
-    if not permissions.can_access_intranet(request.user):
-        raise PermissionDenied("Réservé aux agents des collectivités.")
-
-
-@login_required
+@staff_required
 def simulator(request: HttpRequest) -> HttpResponse:
     """Choose a category and a point (click the map, or type the coordinates): see the decision."""
-    _staff(request)
     form = RoutingSimulationForm(request.GET or None)
     decision = None
     if form.is_valid():
@@ -45,9 +37,8 @@ def simulator(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@staff_required
 def coverage(request: HttpRequest) -> HttpResponse:
-    _staff(request)
     return render(
         request,
         "intranet/routing_coverage.html",

@@ -1,7 +1,5 @@
 """The agents' intranet. For now: who I am, the services I work in, and their members."""
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -9,11 +7,11 @@ from django.shortcuts import render
 from accounts import permissions
 from accounts.models import ServiceMembership
 
+from .access import staff_required
 
-@login_required
+
+@staff_required
 def home(request: HttpRequest) -> HttpResponse:
-    if not permissions.can_access_intranet(request.user):
-        raise PermissionDenied("Réservé aux agents des collectivités.")
     actor = permissions.actor_for(request.user)
     services = (
         permissions.services_visible_to(request.user)
