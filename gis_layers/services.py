@@ -275,7 +275,18 @@ def layer_import_run(*, import_id: int) -> LayerImport:
         record.message = ""
     record.finished_at = timezone.now()
     record.save()
+    _discard_upload(Path(record.source_path))
     return record
+
+
+def _discard_upload(path: Path) -> None:
+    """Delete an uploaded source once imported (its folder too), never a file outside uploads."""
+    uploads = Path(settings.GRC_LAYER_IMPORT_DIR).resolve()
+    path = path.resolve()
+    if uploads in path.parents and path.is_file():
+        path.unlink()
+        if path.parent != uploads and not any(path.parent.iterdir()):
+            path.parent.rmdir()
 
 
 @transaction.atomic

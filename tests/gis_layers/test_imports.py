@@ -239,6 +239,7 @@ def test_manager_uploads_a_file_and_follows_the_import(
     assert record.status == "pending" and record.source_name == "corbeilles.geojson"
     assert not record.source_path.endswith(".geojson")  # stored under a server-chosen name
     layer_import_run(import_id=record.pk)  # what the worker runs
+    assert not any((tmp_path / "imports").iterdir())  # the uploaded copy is not kept
     page = client.get(f"/intranet/imports/{record.pk}/?format=json").json()
     assert page["status"] == "succeeded" and page["imported"] == 1
     assert Feature.objects.get(layer=bins).ref == "CORB-9"
