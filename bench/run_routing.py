@@ -25,6 +25,16 @@ POINTS = 2_000
 SEED = 62907
 
 
+def vacuum_analyze() -> None:
+    """Fresh statistics and no dead rows left by a previous run (VACUUM needs autocommit)."""
+    import psycopg
+    from benchlib import conninfo
+
+    with psycopg.connect(conninfo(), autocommit=True) as conn:
+        for table in ("routing_routingrule", "territory_communepart", "territory_commune"):
+            conn.execute(f"VACUUM ANALYZE {table}")
+
+
 def main() -> None:
     django_setup("config.settings.dev", DEBUG="1")
     from django.contrib.gis.geos import Point
@@ -56,6 +66,7 @@ def main() -> None:
         return durations
 
     RoutingRule.objects.filter(name__startswith="bench-").delete()
+    vacuum_analyze()
     baseline = timed("no rule")
     with connection.cursor() as cursor:
         for n in range(RULES):
@@ -72,11 +83,11 @@ def main() -> None:
                 "ST_SetSRID(ST_MakePoint(%s, %s), 4326), 2154), %s, 75)) WHERE id = %s",
                 [x, y, radius, rule.pk],
             )
-        cursor.execute("ANALYZE routing_routingrule")
         cursor.execute(
             "SELECT avg(ST_NPoints(geom)) FROM routing_routingrule WHERE name LIKE 'bench-%%'"
         )
         vertices = cursor.fetchone()[0]
+    vacuum_analyze()
     with_rules = timed(f"{RULES} rules")
 
     def p95(values: list[float]) -> float:

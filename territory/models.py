@@ -71,3 +71,18 @@ class Commune(models.Model):
     @property
     def is_member(self) -> bool:
         return self.epci_id is not None
+
+
+class CommunePart(models.Model):
+    """A piece of a commune's boundary (ST_Subdivide, at most 128 vertices), kept by a trigger.
+
+    Point-in-commune tests run on these pieces: their bounding boxes are tight, so the GiST index
+    leaves one or two small polygons to test instead of a full-resolution boundary.
+    """
+
+    commune = models.ForeignKey(Commune, on_delete=models.CASCADE, related_name="parts")
+    geom = models.PolygonField(srid=settings.GRC_STORAGE_SRID)
+
+    class Meta:
+        verbose_name = _("morceau de commune")
+        verbose_name_plural = _("morceaux de communes")

@@ -14,11 +14,13 @@ COMMUNES_ATTRIBUTION = "IGN – ADMIN EXPRESS-COG 2018 ; INSEE COG 2026 – Lice
 def commune_at(location: Point) -> Commune | None:
     """The commune (member or neighbour) whose boundary covers ``location``.
 
+    Tested on the subdivided pieces of the boundaries (CommunePart), through their GiST index.
+
     A point exactly on a shared border is covered by both communes; the lowest INSEE code wins so
     that the answer is stable.
     """
     return (
-        Commune.objects.filter(geom__covers=location)
+        Commune.objects.filter(parts__geom__covers=location)
         .select_related("epci")
         .order_by("insee")
         .first()
