@@ -18,7 +18,7 @@ from psycopg.adapt import Loader
 
 from accounts.permissions import layers_filter_for
 
-from .models import Feature, Layer
+from .models import Layer
 
 API_SRID = settings.GRC_API_SRID
 STORAGE_SRID = settings.GRC_STORAGE_SRID
@@ -202,7 +202,3 @@ def layer_etag(layer: Layer, *parts: Any) -> str:
     """A strong ETag from the layer's data version and the normalised request (no query needed)."""
     raw = "|".join(str(p) for p in (layer.pk, layer.data_version, *parts))
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
-
-
-def feature_by_ref(layer: Layer, ref: str) -> Feature | None:
-    return Feature.objects.filter(layer=layer, ref=ref).first()

@@ -4,6 +4,9 @@ from django.db import migrations
 # decision costs its execution (~0.8 ms) instead of planning + execution (~2.6 ms, planning
 # dominates with a dozen subqueries). routing.selectors.route_for calls it: still one query.
 # Storage SRID 2154 (settings.GRC_STORAGE_SRID) is written in, as in the other migrations.
+# The commune is found through the subdivided pieces of the boundaries (territory.CommunePart,
+# kept by a trigger) so that full-resolution boundaries stay cheap; rule areas (a few hundred
+# vertices) are tested whole: subdividing them measured slower (bench/run_routing.py).
 FUNCTION = """
 CREATE OR REPLACE FUNCTION routing_decide(
     p_lon double precision, p_lat double precision, p_domain bigint, p_category bigint,
@@ -20,9 +23,10 @@ commune AS (
     SELECT c.id, c.insee, c.name, c.department, c.epci_id, c.epci_name,
            o.id AS org_id, o.name AS org_name, o.kind AS org_kind, o.on_board,
            o.address, o.phone, o.email, o.website
-    FROM territory_commune c CROSS JOIN p
+    FROM territory_communepart cp CROSS JOIN p
+    JOIN territory_commune c ON c.id = cp.commune_id
     LEFT JOIN organisations_organisation o ON o.commune_id = c.id
-    WHERE ST_Covers(c.geom, p.g)
+    WHERE ST_Covers(cp.geom, p.g)
     ORDER BY c.epci_id IS NULL, c.insee
     LIMIT 1
 ),
@@ -83,9 +87,9 @@ SELECT (SELECT row_to_json(commune)::text FROM commune),
        (SELECT json_agg(services ORDER BY handles DESC, is_reception DESC, name)::text
           FROM services),
        (SELECT json_build_object('insee', c.insee, 'name', c.name)::text
-          FROM territory_commune c
+          FROM territory_communepart cp JOIN territory_commune c ON c.id = cp.commune_id
           WHERE c.epci_id IS NOT NULL
-            AND ST_Covers(c.geom, ST_Transform(ST_SetSRID(ST_MakePoint(p_lat, p_lon), 4326),
+            AND ST_Covers(cp.geom, ST_Transform(ST_SetSRID(ST_MakePoint(p_lat, p_lon), 4326),
                                                2154))
           LIMIT 1);
 END
@@ -94,7 +98,10 @@ $fn$
 
 
 class Migration(migrations.Migration):
-    dependencies = [("routing", "0001_categories_and_rules")]
+    dependencies = [
+        ("routing", "0001_categories_and_rules"),
+        ("territory", "0002_commune_parts"),
+    ]
 
     operations = [
         migrations.RunSQL(

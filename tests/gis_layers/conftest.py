@@ -25,6 +25,24 @@ def point_rows(points, prefix="EP"):
         yield n, bytes(Point(lon, lat, srid=4326).wkb), props
 
 
+def make_layer(*, slug, name, owner, service, visibility, points, prefix, schema, **extra):
+    """A point layer filled through the real import pipeline."""
+    layer = Layer.objects.create(
+        slug=slug,
+        name=name,
+        owner_organisation=owner,
+        owner_service=service,
+        geometry_type="Point",
+        attribute_schema=schema,
+        visibility=visibility,
+        **extra,
+    )
+    layer_replace_features(
+        layer=layer, rows=point_rows(points, prefix), source_srid=4326, ref_field="ref"
+    )
+    return layer
+
+
 @pytest.fixture
 def layers(demo):
     schema = [
@@ -32,42 +50,38 @@ def layers(demo):
         {"name": "hauteur_m", "type": "integer", "label": "Hauteur"},
         {"name": "source", "type": "string", "label": "Source"},
     ]
-    public = Layer.objects.create(
+    public = make_layer(
         slug="eclairage-test",
         name="Éclairage (test)",
-        owner_organisation=demo.libercourt,
-        owner_service=demo.eclairage,
-        geometry_type="Point",
-        attribute_schema=schema,
+        owner=demo.libercourt,
+        service=demo.eclairage,
         visibility="public",
+        points=GRID,
+        prefix="EP",
+        schema=schema,
         attribution="Ville de Libercourt – données de test",
     )
-    layer_replace_features(layer=public, rows=point_rows(GRID), source_srid=4326, ref_field="ref")
-    internal = Layer.objects.create(
+    internal = make_layer(
         slug="reseau-eau",
         name="Réseau d'eau (interne)",
-        owner_organisation=demo.cahc,
-        owner_service=demo.eau,
-        geometry_type="Point",
-        attribute_schema=schema,
+        owner=demo.cahc,
+        service=demo.eau,
         visibility="internal",
+        points=GRID[:50],
+        prefix="AEP",
+        schema=schema,
     )
-    layer_replace_features(
-        layer=internal, rows=point_rows(GRID[:50], "AEP"), source_srid=4326, ref_field="ref"
-    )
-    shared = Layer.objects.create(
+    shared = make_layer(
         slug="bornes-verre-test",
         name="Bornes à verre (partagée)",
-        owner_organisation=demo.cahc,
-        owner_service=demo.dechets,
-        geometry_type="Point",
-        attribute_schema=schema,
+        owner=demo.cahc,
+        service=demo.dechets,
         visibility="shared",
+        points=GRID[:20],
+        prefix="BAV",
+        schema=schema,
     )
     shared.shared_with.add(demo.libercourt)
-    layer_replace_features(
-        layer=shared, rows=point_rows(GRID[:20], "BAV"), source_srid=4326, ref_field="ref"
-    )
     for layer in (public, internal, shared):
         layer.refresh_from_db()
     return SimpleNamespace(public=public, internal=internal, shared=shared)

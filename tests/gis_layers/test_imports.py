@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pyogrio
 import pytest
-from django.contrib.gis.geos import Point, Polygon
+from django.contrib.gis.geos import Point
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
@@ -284,4 +284,5 @@ def test_management_command(tmp_path, demo, capsys):
     assert "1 imported, 0 rejected" in capsys.readouterr().out
     layer = Layer.objects.get(slug="cmd-layer")
     assert layer.property_names == ["num", "puissance"]
-    assert isinstance(Polygon, type) and layer.extent is not None
+    assert layer.feature_count == 1 and layer.extent is not None
+    assert Feature.objects.get(layer=layer).properties["puissance"] == 40

@@ -7,7 +7,6 @@ from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 
 from gis_layers.models import Feature, Layer
 from gis_layers.services import layer_replace_features
-from organisations.models import Organisation
 from routing.models import Category, RoutingRule
 from routing.selectors import route_for
 from routing.services import categories_load
@@ -232,7 +231,7 @@ def test_fallback_to_the_reception_service(categories, demo):
 
 
 def test_a_commune_with_no_service_is_a_gap(categories, demo):
-    Organisation.objects.filter(pk=demo.libercourt.pk)  # on board, but its services are all off
-    demo.libercourt.services.update(is_active=False)
+    demo.libercourt.services.update(is_active=False)  # on board, but no active service at all
     decision = route_for(location=TOWN_HALL, category=categories["nid-de-poule"])
-    assert decision.status == "no_service"
+    assert decision.status == "no_service" and decision.service_id is None
+    assert "Ville de Libercourt" in decision.message
