@@ -177,9 +177,13 @@ def _feature_collection(
     if layer.attribution or layer.is_synthetic:
         head["attribution"] = layer.attribution
     body = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
-    response = HttpResponse(
-        b"".join((body, b',"features":[', page.features, b"]}")), content_type=GEOJSON
-    )
+    # The page (megabytes) is written as its own part: joining it with the framing, and
+    # CommonMiddleware measuring response.content, would each copy it once more.
+    parts = (body, b',"features":[', page.features, b"]}")
+    response = HttpResponse(content_type=GEOJSON)
+    for part in parts:
+        response.write(part)
+    response["Content-Length"] = str(sum(len(part) for part in parts))
     response["ETag"] = etag
     response["Link"] = ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"' for link in links[1:])
     return response
