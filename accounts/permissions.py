@@ -414,7 +414,22 @@ def _admin_routing_rule(user: Any, actor: Actor, action: Action, obj: Any) -> bo
     return obj.target_service.organisation_id in actor.admin_organisations
 
 
+def _admin_request(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    """Reports (procedures later): agents read and act on their services' requests; requests are
+    made by citizens (or at the counter, later), never created nor deleted in the admin."""
+    if action == "view":
+        return obj is None or can_view_request_private(user, obj)
+    if action == "change":
+        return (
+            bool(actor.services or actor.admin_organisations)
+            if obj is None
+            else (can_act_on_request(user, obj))
+        )
+    return False
+
+
 _ADMIN_RULES = {
+    "reports.report": _admin_request,
     "routing.category": _admin_category,
     "routing.routingrule": _admin_routing_rule,
     "gis_layers.layer": _admin_layer,
@@ -470,6 +485,8 @@ def admin_queryset(user: Any, model: type, qs: QuerySet) -> QuerySet:
             Q(layer__owner_organisation_id__in=actor.admin_organisations)
             | Q(layer__owner_service_id__in=actor.managed_services)
         )
+    if label == "reports.report":
+        return qs.filter(requests_filter_for(user))
     if label in _ADMIN_RULES:
         return qs  # reference data and competences: everyone on staff reads them all
     return qs.none()

@@ -240,7 +240,12 @@ def find_python312() -> str:
     candidates = [shutil.which(f"python3.{minor}") for minor in (13, 12)]
     candidates += [str(p) for p in sorted(Path.home().glob(".pyenv/versions/3.1[23]*/bin/python"))]
     for candidate in candidates:
-        if candidate and Path(candidate).exists():
+        # pyenv's shims exist for every version but fail when that version is not selected.
+        if (
+            candidate
+            and Path(candidate).exists()
+            and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0
+        ):
             return candidate
     sys.exit("pygeoapi 0.24 needs Python >= 3.12: install python3.12 or pass --no-pygeoapi.")
 

@@ -33,6 +33,7 @@ urlpatterns = [
     path("tiles/", include(tiles_patterns)),
     path("compte/", include("accounts.urls")),
     path("intranet/", include("intranet.urls")),
+    path("signalements/", include("reports.urls")),
     path("", include("core.urls")),
 ]
 if settings.DEBUG:

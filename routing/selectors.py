@@ -124,7 +124,12 @@ def _contact(commune: dict) -> str:
 def _decide(category, commune, competent, equipment, rules, services, swapped_json, trace):
     if commune is None or commune["epci_id"] is None:
         return _outside(commune, swapped_json, trace)
-    where = {"insee": commune["insee"], "name": commune["name"], "member": True}
+    where = {
+        "id": commune["id"],
+        "insee": commune["insee"],
+        "name": commune["name"],
+        "member": True,
+    }
     _step(trace, "territoire", commune["name"], insee=commune["insee"])
     if equipment and equipment.get("owner_id"):
         org_id, org_name, on_board = (

@@ -175,3 +175,63 @@ def pytest_configure(config):
     """Screenshots of browser tests land in .local/screenshots (git-ignored) for a human look."""
     pytest.screenshot_dir = ROOT / ".local" / "screenshots"
     pytest.screenshot_dir.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback (aiosmtpd); Django sends to it through its SMTP backend.
+
+    Yields the list of received messages (email.message.Message) and a switch to refuse mail
+    (the server answers 451, as a mail server in trouble does).
+    """
+    from email import message_from_bytes, policy
+    from types import SimpleNamespace
+
+    from aiosmtpd.controller import Controller
+
+    state = SimpleNamespace(messages=[], refuse=False)
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            if state.refuse:
+                return "451 4.3.0 Mail server temporarily unavailable"
+            message = message_from_bytes(envelope.content, policy=policy.default)
+            message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+            state.messages.append(message)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield state
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def categories(demo):
+    from routing.models import Category
+
+    return {c.slug: c for c in Category.objects.select_related("domain")}
+
+
+@pytest.fixture
+def make_report(categories):
+    """Create a report through the real service (routing included); defaults to a pothole at
+    Libercourt's town hall reported with an email address."""
+    from reports.services import report_create
+
+    from .points import TOWN_HALL
+
+    def make(slug="nid-de-poule", location=TOWN_HALL, **kw):
+        kw.setdefault("description", "Un trou profond devant le numéro 12.")
+        kw.setdefault("contact_email", "habitant@example.org")
+        return report_create(category=categories[slug], location=location, **kw)
+
+    return make

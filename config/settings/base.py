@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "accounts",
     "gis_layers",
     "routing",
+    "notifications",
+    "tracking",
     "reports",
     "procedures",
     "intranet",
@@ -134,6 +136,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 GRC_STORAGE_SRID = 2154
 GRC_API_SRID = 4326
 
+# The portal's public address, for links in mails (tracking links, agents' links).
+GRC_SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+
 # Basemap shown under our own vector data: "ign" (Plan IGN v2, Géoplateforme WMTS), "osm", or
 # "none". With no network the map still draws communes, streets and equipment from our data.
 BASEMAPS = {
@@ -190,6 +195,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# Publishing gives up fast when the broker is down: every task asked for after a commit is also
+# kept in the database (the mail outbox), and the beat's sweep sends what was not published.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -199,6 +212,8 @@ CELERY_TIMEZONE = "Europe/Paris"
 CELERY_BEAT_SCHEDULE = {
     # The worker writes the time it ran this into Redis: /healthz shows the beat is alive.
     "heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
+    # Mails whose first send failed (mail server or broker down) are retried from the outbox.
+    "flush-outbox": {"task": "notifications.flush_outbox", "schedule": 60.0},
 }
 
 # --- Authentication ----------------------------------------------------------------------------

@@ -1,0 +1,121 @@
+"""Writes on the outbox: queue a mail with the change that causes it, send it, retry it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from .models import OutboxMail
+
+logger = logging.getLogger(__name__)
+
+# Retry delays after the 1st, 2nd, ... failure; the last one repeats until MAX_ATTEMPTS.
+RETRY_DELAYS = [60, 300, 900, 3600, 6 * 3600]
+MAX_ATTEMPTS = 12  # about two and a half days of retries, then the mail is marked failed
+
+
+def mail_enqueue(
+    *,
+    to: Iterable[str],
+    template: str,
+    context: dict[str, Any],
+    topic: str,
+    reference: str = "",
+    dedupe_key: str | None = None,
+) -> list[OutboxMail]:
+    """Render a French mail (``notifications/mail/<template>.txt``) and queue it per recipient.
+
+    Call it inside the transaction that makes the change: the rows commit with it, and the send
+    is scheduled once committed. A recipient already sent the same ``dedupe_key`` is skipped.
+    """
+    with translation.override(settings.LANGUAGE_CODE):
+        text = render_to_string(f"notifications/mail/{template}.txt", context).strip()
+    subject, _, body = text.partition("\n")
+    recipients = sorted({address.strip().lower() for address in to if address and address.strip()})
+    mails = []
+    for address in recipients:
+        key = f"{dedupe_key}:{address}" if dedupe_key else None
+        if key and OutboxMail.objects.filter(dedupe_key=key).exists():
+            continue
+        mails.append(
+            OutboxMail.objects.create(
+                to=address,
+                subject=subject.strip()[:255],
+                body=body.strip() + "\n",
+                topic=topic,
+                reference=reference,
+                dedupe_key=key,
+            )
+        )
+    if mails:
+        ids = [mail.pk for mail in mails]
+        transaction.on_commit(lambda: _dispatch(ids))
+    return mails
+
+
+def _dispatch(ids: list[int]) -> None:
+    """Ask a worker to send now; if the broker is down, the periodic sweep will send later."""
+    from .tasks import mail_send_task
+
+    for mail_id in ids:
+        try:
+            mail_send_task.delay(mail_id)
+        except Exception as exc:  # kombu raises several types; none may break the request
+            logger.warning("broker unavailable, mail %s left for the sweep: %s", mail_id, exc)
+
+
+def mail_send(mail_id: int) -> bool:
+    """Send one pending mail once (a row lock keeps two workers from sending it twice)."""
+    with transaction.atomic():
+        mail = (
+            OutboxMail.objects.select_for_update(skip_locked=True)
+            .filter(pk=mail_id, state=OutboxMail.State.PENDING)
+            .first()
+        )
+        if mail is None:
+            return False
+        message = EmailMessage(
+            subject=mail.subject,
+            body=mail.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[mail.to],
+            headers={"Auto-Submitted": "auto-generated"},
+        )
+        try:
+            message.send(fail_silently=False)
+        except Exception as exc:  # SMTP, DNS, socket: every failure is retried later
+            mail.attempts += 1
+            mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if mail.attempts >= MAX_ATTEMPTS:
+                mail.state = OutboxMail.State.FAILED
+            delay = RETRY_DELAYS[min(mail.attempts, len(RETRY_DELAYS)) - 1]
+            mail.next_attempt_at = timezone.now() + dt.timedelta(seconds=delay)
+            mail.save(update_fields=["attempts", "last_error", "state", "next_attempt_at"])
+            logger.warning("mail %s not sent (attempt %s): %s", mail.pk, mail.attempts, exc)
+            return False
+        mail.attempts += 1
+        mail.state = OutboxMail.State.SENT
+        mail.sent_at = timezone.now()
+        mail.last_error = ""
+        mail.save(update_fields=["attempts", "state", "sent_at", "last_error"])
+        return True
+
+
+def outbox_flush(*, limit: int = 200) -> int:
+    """Send the pending mails that are due (run by the beat every minute). Returns how many."""
+    due = list(
+        OutboxMail.objects.filter(
+            state=OutboxMail.State.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(mail_send(mail_id) for mail_id in due)

@@ -1,0 +1,160 @@
+"""Agents act on reports from the admin until their workspace exists: every action calls the
+same services the workspace will (tracking.services, reports.services)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from leaflet.admin import LeafletGeoAdmin
+
+from accounts import permissions
+from core.admin import PermissionModuleAdminMixin
+from tracking import services as tracking
+
+from . import services
+from .forms import NoteForm, ReplyForm, StatusForm, TransferForm
+from .models import Report
+
+ACTIONS = {
+    "transfer": (_("Transférer"), TransferForm),
+    "status": (_("Changer l'état"), StatusForm),
+    "reply": (_("Répondre au demandeur"), ReplyForm),
+    "note": (_("Ajouter une note interne"), NoteForm),
+}
+
+
+@admin.register(Report)
+class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
+    change_form_template = "admin/reports/report/change_form.html"
+    list_display = ["reference", "category", "status", "service", "commune", "created_at", "due_at"]
+    list_filter = ["status", "category__domain", "service__organisation", "service", "is_hidden"]
+    search_fields = ["reference", "description", "equipment_label", "address_label"]
+    date_hierarchy = "created_at"
+    list_select_related = ["category", "service", "commune"]
+    fields = [
+        "reference",
+        "status",
+        "status_reason",
+        "category",
+        "location",
+        "address_label",
+        "equipment_label",
+        "description",
+        "service",
+        "organisation",
+        "commune",
+        "routing_rule",
+        "channel",
+        "author",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "created_at",
+        "due_at",
+        "closed_at",
+        "timeline",
+    ]
+    readonly_fields = [f for f in fields if f not in ("category", "location")]
+
+    @admin.display(description=_("Historique et aiguillage"))
+    def timeline(self, obj: Report):
+        rows = []
+        for event in obj.events.select_related("service_after").order_by("at", "pk"):
+            trace = (event.data.get("decision") or {}).get("trace") or []
+            steps = format_html_join(
+                "", "<li>{} : {}</li>", ((s.get("step"), s.get("outcome")) for s in trace)
+            )
+            rows.append(
+                format_html(
+                    "<li><strong>{}</strong> – {} {}{}{}{}</li>",
+                    event.at.strftime("%d/%m/%Y %H:%M"),
+                    event.get_type_display(),
+                    f"({event.actor_label})" if event.actor_label else "",
+                    format_html("<br>{}", event.message) if event.message else "",
+                    format_html("<br><em>Note : {}</em>", event.note) if event.note else "",
+                    format_html("<ol>{}</ol>", steps) if trace else "",
+                )
+            )
+        return format_html(
+            "<ol class='timeline'>{}</ol>", format_html_join("", "{}", ((r,) for r in rows))
+        )
+
+    def save_model(self, request, obj, form, change):
+        """Correcting the category or the place re-routes the report (reports.services)."""
+        changed = set(form.changed_data) & {"category", "location"}
+        if not changed:
+            return
+        try:
+            event = services.report_change(
+                obj,
+                actor=request.user,
+                category=form.cleaned_data.get("category") if "category" in changed else None,
+                location=form.cleaned_data.get("location") if "location" in changed else None,
+                equipment_id=None,
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            self.message_user(request, "; ".join(_messages(exc)), messages.ERROR)
+            return
+        self.message_user(request, event.message or _("Correction enregistrée."), messages.SUCCESS)
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/agir/<slug:action>/",
+                self.admin_site.admin_view(self.act_view),
+                name="reports_report_act",
+            )
+        ]
+        return own + super().get_urls()
+
+    def act_view(self, request, pk: int, action: str):
+        if action not in ACTIONS:
+            return redirect(reverse("admin:reports_report_change", args=[pk]))
+        report = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not permissions.can_act_on_request(request.user, report):
+            raise PermissionDenied
+        title, form_class = ACTIONS[action]
+        form = form_class(request.POST or None, request_obj=report)
+        if request.method == "POST" and form.is_valid():
+            try:
+                _perform(action, report, request.user, form.cleaned_data)
+            except ValidationError as exc:
+                for text in _messages(exc):
+                    form.add_error(None, text)
+            else:
+                self.message_user(request, _("C'est fait."), messages.SUCCESS)
+                return redirect(reverse("admin:reports_report_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": report,
+            "title": f"{title} – {report.reference}",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/reports/report/act.html", context)
+
+
+def _perform(action: str, report: Report, user, data: dict) -> None:
+    if action == "transfer":
+        tracking.request_transfer(
+            report, to_service=data["to_service"], reason=data["reason"], actor=user
+        )
+    elif action == "status":
+        tracking.request_set_status(
+            report, status=data["status"], message=data["message"], note=data["note"], actor=user
+        )
+    elif action == "reply":
+        tracking.request_reply(report, message=data["message"], actor=user)
+    else:
+        tracking.request_add_note(report, note=data["note"], actor=user)
+
+
+def _messages(exc: Exception) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return [str(m) for m in exc.messages]
+    return [str(exc) or "Action refusée."]

@@ -1,0 +1,257 @@
+"""Writes on reports: create (store, route, acknowledge), change category or place (re-route).
+
+Status, replies, transfers are the shared request services of ``tracking.services``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib.gis.geos import Point
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import permissions
+from notifications.services import mail_enqueue
+from organisations.models import Service
+from routing.models import Category
+from routing.selectors import RoutingDecision, route_for
+from tracking import services as tracking
+from tracking.models import Channel, Event, Kind
+
+from .models import DESCRIPTION_MAX, Report
+
+# A picked equipment must be where the pin is: further than this, the pin or the pick is wrong.
+EQUIPMENT_MAX_DISTANCE_M = 50.0
+
+
+def _stored(location: Point) -> Point:
+    """The point in the storage SRID (a point without SRID is taken as WGS84 lon/lat)."""
+    if location.srid is None:
+        location = Point(location.x, location.y, srid=4326)
+    if location.srid != settings.GRC_STORAGE_SRID:
+        location = location.transform(settings.GRC_STORAGE_SRID, clone=True)
+    return location
+
+
+def _validate_text(description: str) -> str:
+    description = (description or "").strip()
+    if not description:
+        raise ValidationError({"description": "Décrivez le problème en quelques mots."})
+    if len(description) > DESCRIPTION_MAX:
+        raise ValidationError(
+            {
+                "description": f"La description dépasse {DESCRIPTION_MAX:,} caractères "
+                f"({len(description):,}).".replace(",", "\u202f")
+            }
+        )
+    return description
+
+
+def _decide(*, category: Category, location: Point, equipment_id: int | None) -> RoutingDecision:
+    """Route, and refuse with the routing's own message what no service on the portal handles."""
+    decision = route_for(location=location, category=category, equipment_id=equipment_id)
+    if equipment_id is not None:
+        equipment = decision.equipment
+        if equipment is None:
+            raise ValidationError({"equipment": "Équipement inconnu."})
+        allowed = {layer.slug for layer in category.layers.all()}
+        if equipment["layer"] not in allowed:
+            raise ValidationError(
+                {"equipment": f"Un(e) {equipment['layer_name']} ne relève pas de cette catégorie."}
+            )
+        if (
+            equipment["distance_m"] is not None
+            and equipment["distance_m"] > EQUIPMENT_MAX_DISTANCE_M
+        ):
+            raise ValidationError(
+                {
+                    "equipment": f"L'équipement {equipment['ref']} est à "
+                    f"{equipment['distance_m']:.0f} m du point indiqué : vérifiez l'emplacement."
+                }
+            )
+    if decision.status != "routed":
+        raise ValidationError({"location": decision.message})
+    return decision
+
+
+def _equipment_label(decision: RoutingDecision) -> str:
+    equipment = decision.equipment
+    return f"{equipment['ref']} ({equipment['layer_name']})" if equipment else ""
+
+
+@transaction.atomic
+def report_create(
+    *,
+    category: Category,
+    location: Point,
+    description: str,
+    channel: str = Channel.WEB,
+    author: Any = None,
+    contact_email: str = "",
+    contact_phone: str = "",
+    contact_name: str = "",
+    equipment_id: int | None = None,
+    address_label: str = "",
+    answers: dict | None = None,
+) -> Report:
+    """Store a report, route it, and queue its acknowledgement of receipt.
+
+    Refused (ValidationError, nothing stored) when the text is empty or too long, the category
+    is closed, the place is outside the CAHC or handled by a body not on the portal, the
+    equipment does not fit, or the category wants an identity and none is given.
+    """
+    if not category.is_active:
+        raise ValidationError({"category": "Cette catégorie n'est plus proposée."})
+    description = _validate_text(description)
+    email = author.email if author is not None else (contact_email or "").strip().lower()
+    if not email and not category.allow_anonymous:
+        raise ValidationError(
+            {"contact_email": "Pour cette catégorie, indiquez une adresse électronique."}
+        )
+    decision = _decide(category=category, location=location, equipment_id=equipment_id)
+    now = timezone.now()
+    report = Report(
+        kind=Kind.REPORT,
+        reference=tracking.new_reference(Kind.REPORT),
+        channel=channel,
+        author=author,
+        contact_name=(contact_name or "").strip()[:150],
+        contact_email="" if author is not None else email,
+        contact_phone=(contact_phone or "").strip()[:30],
+        category=category,
+        location=_stored(location),
+        description=description,
+        equipment_id=equipment_id,
+        equipment_label=_equipment_label(decision),
+        address_label=(address_label or "").strip()[:255],
+        answers=answers or {},
+        created_at=now,
+        due_at=now + dt.timedelta(days=category.sla_days),
+    )
+    tracking.routing_assign(report, decision)
+    # The foreign keys were just resolved (objects given, routing's own ids): no need to look
+    # them up again.
+    report.full_clean(
+        exclude=[
+            "location",
+            "reference",
+            "access_key",
+            "category",
+            "author",
+            "equipment",
+            "service",
+            "organisation",
+            "commune",
+            "routing_rule",
+        ]
+    )
+    report.save()
+    Event.objects.create(
+        request=report,
+        type=Event.Type.CREATED,
+        at=now,
+        actor=author,
+        actor_label="Vous" if author is None else "",
+        is_public=True,
+        status_after=report.status,
+        message=category.public_message,
+    )
+    tracking.routing_record(report, decision)
+    if email:
+        tracking.follower_add(report, email=email, user=author, is_new_request=True)
+        service = Service.objects.select_related("organisation").get(pk=report.service_id)
+        mail_enqueue(
+            to=[email],
+            template="report_acknowledgement",
+            context={"report": report, "service": service, "url": tracking.tracking_url(report)},
+            topic="acknowledgement",
+            reference=report.reference,
+            dedupe_key=f"ack:{report.pk}",
+        )
+    return report
+
+
+@transaction.atomic
+def report_change(
+    report: Report,
+    *,
+    actor: Any,
+    category: Category | None = None,
+    location: Point | None = None,
+    equipment_id: int | None = None,
+    note: str = "",
+) -> Event:
+    """An agent corrects the category or the place: the report is routed again.
+
+    If another service now handles it, it moves there (a "rerouted" event with the new trace,
+    the new service told); otherwise the correction and the new trace are recorded.
+    """
+    report = Report.objects.select_for_update().get(pk=report.pk)
+    if not permissions.can_act_on_request(actor, report):
+        raise PermissionDenied("Vous ne traitez pas ce signalement.")
+    changes = {}
+    new_category = category or report.category
+    location = _stored(location) if location is not None else None
+    new_location = location or report.location
+    if category is not None and category.pk != report.category_id:
+        changes["catégorie"] = [str(report.category), str(category)]
+    if location is not None and not location.equals_exact(report.location, tolerance=0.01):
+        changes["emplacement"] = [report.location.ewkt, location.ewkt]
+    if equipment_id != report.equipment_id and (equipment_id is not None or location is not None):
+        changes["équipement"] = [report.equipment_label, equipment_id]
+    if not changes:
+        raise ValidationError("Rien n'a changé.")
+    decision = _decide(category=new_category, location=new_location, equipment_id=equipment_id)
+    report.category = new_category
+    report.location = new_location
+    report.equipment_id = equipment_id
+    report.equipment_label = _equipment_label(decision)
+    report.due_at = report.created_at + dt.timedelta(days=new_category.sla_days)
+    before = report.service
+    moved = decision.service_id != report.service_id
+    tracking.routing_assign(report, decision)
+    report.save(
+        update_fields=[
+            "category",
+            "location",
+            "equipment",
+            "equipment_label",
+            "due_at",
+            "service",
+            "organisation",
+            "routing_rule",
+            "commune",
+            "updated_at",
+        ]
+    )
+    event = tracking.routing_record(
+        report,
+        decision,
+        event_type=Event.Type.REROUTED if moved else Event.Type.EDITED,
+        service_before=before,
+        actor=actor,
+        note=note,
+    )
+    event.data["changes"] = changes
+    event.save(update_fields=["data"])
+    if moved:
+        mail_enqueue(
+            to=tracking.service_recipients(report.service),
+            template="request_transferred_service",
+            context={
+                "request": report,
+                "from_service": before,
+                "to_service": report.service,
+                "reason": note or "Nouvel aiguillage après correction de la catégorie ou du lieu.",
+                "by": tracking.actor_label(actor, report),
+                "url": tracking.staff_url(report),
+            },
+            topic="reroute:service",
+            reference=report.reference,
+            dedupe_key=f"event:{event.pk}",
+        )
+    return event

@@ -1,0 +1,63 @@
+"""The tracking page of a report, role by role: public part for all, personal data for few."""
+
+import pytest
+from django.urls import reverse
+
+from tracking import services
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def report(make_report, demo):
+    report = make_report(contact_phone="06 12 34 56 78")
+    services.request_add_note(report, note="Voir avec l'entreprise Dupont.", actor=demo.agent)
+    services.request_set_status(
+        report, status="planned", message="Intervention mardi matin.", actor=demo.agent
+    )
+    return report
+
+
+def page(client, report, key=""):
+    url = reverse("reports:detail", args=[report.reference])
+    return client.get(url + (f"?cle={key}" if key else ""))
+
+
+def test_anyone_sees_status_service_and_public_timeline_but_no_personal_data(client, report):
+    response = page(client, report)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Intervention programmée" in html and "Intervention mardi matin." in html
+    assert "Voirie" in html
+    for private in ("habitant@example.org", "06 12 34 56 78", "Dupont", "aiguillage"):
+        assert private not in html
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_the_tracking_link_shows_the_citizen_their_own_details(client, report):
+    html = page(client, report, key=report.access_key).content.decode()
+    assert "habitant@example.org" in html and "06 12 34 56 78" in html
+    assert "Dupont" not in html  # internal notes stay internal
+    assert "habitant@example.org" not in page(client, report, key="wrong-key").content.decode()
+
+
+@pytest.mark.parametrize(("who", "sees_notes"), [("agent", True), ("cahc_agent", False)])
+def test_agents_handling_it_see_notes_and_the_routing_trace(client, report, demo, who, sees_notes):
+    client.force_login(getattr(demo, who))
+    html = page(client, report).content.decode()
+    assert ("Dupont" in html) is sees_notes
+    assert ("Pourquoi ce service" in html) is sees_notes
+    assert ("habitant@example.org" in html) is sees_notes
+
+
+def test_a_hidden_report_is_not_found_by_the_public(client, report, demo):
+    report.is_hidden = True
+    report.save(update_fields=["is_hidden"])
+    assert page(client, report).status_code == 404
+    assert page(client, report, key=report.access_key).status_code == 200
+    client.force_login(demo.agent)
+    assert page(client, report).status_code == 200
+
+
+def test_an_unknown_reference_is_not_found(client, db):
+    assert client.get("/signalements/S2026-999999/").status_code == 404

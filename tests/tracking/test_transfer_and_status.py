@@ -1,0 +1,144 @@
+"""Transfers between services and organisations, re-routing, statuses: history, mails, rights."""
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from notifications.models import OutboxMail
+from reports.services import report_change
+from tests.points import PHALEMPIN
+from tracking import services
+from tracking.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+def mails(topic):
+    return sorted(OutboxMail.objects.filter(topic=topic).values_list("to", flat=True))
+
+
+def test_transfer_to_the_cahc_and_back_is_kept_in_the_history(make_report, demo):
+    report = make_report("nid-de-poule")  # Libercourt roads
+    assert report.service == demo.voirie
+    services.request_transfer(
+        report,
+        to_service=demo.dechets,
+        reason="Dépôt de déchets, pas un nid-de-poule.",
+        actor=demo.agent,
+    )
+    report.refresh_from_db()
+    assert report.service == demo.dechets and report.organisation == demo.cahc
+    # The CAHC's service address and its agents are told, and so is the citizen.
+    assert "agent.dechets@cahc.demo" in mails("transfer:service")
+    assert demo.dechets.email.lower() in mails("transfer:service")
+    assert mails("transfer:citizen") == ["habitant@example.org"]
+    # The agglomeration agent can now act on it, the commune agent no longer can.
+    with pytest.raises(PermissionDenied):
+        services.request_transfer(report, to_service=demo.eclairage, reason="x", actor=demo.agent)
+    services.request_transfer(
+        report, to_service=demo.voirie, reason="Finalement sur la chaussée.", actor=demo.cahc_agent
+    )
+    report.refresh_from_db()
+    assert report.service == demo.voirie
+    history = list(
+        report.events.filter(type=Event.Type.TRANSFERRED)
+        .order_by("at", "pk")
+        .values_list("service_before__slug", "service_after__slug", "note", "actor__email")
+    )
+    assert history == [
+        ("voirie", "collecte-dechets", "Dépôt de déchets, pas un nid-de-poule.", demo.agent.email),
+        ("collecte-dechets", "voirie", "Finalement sur la chaussée.", demo.cahc_agent.email),
+    ]
+    # The reason is internal; the public line only says who handles it now.
+    public = report.events.filter(type=Event.Type.TRANSFERRED, is_public=True).last()
+    assert "Voirie" in public.message and "chaussée" not in public.message
+
+
+@pytest.mark.parametrize("who", ["citizen", "cahc_agent", "reception_agent"])
+def test_only_agents_handling_a_report_may_transfer_it(make_report, demo, who):
+    report = make_report("nid-de-poule")
+    with pytest.raises(PermissionDenied):
+        services.request_transfer(
+            report, to_service=demo.dechets, reason="essai", actor=getattr(demo, who)
+        )
+    assert not Event.objects.filter(type=Event.Type.TRANSFERRED).exists()
+
+
+def test_the_organisation_admin_may_transfer(make_report, demo):
+    report = make_report("nid-de-poule")
+    services.request_transfer(report, to_service=demo.eau, reason="Fuite", actor=demo.lib_admin)
+    report.refresh_from_db()
+    assert report.service == demo.eau
+
+
+def test_a_transfer_needs_a_reason_and_another_active_service(make_report, demo):
+    report = make_report("nid-de-poule")
+    with pytest.raises(ValidationError, match="motif"):
+        services.request_transfer(report, to_service=demo.dechets, reason="  ", actor=demo.agent)
+    with pytest.raises(ValidationError, match="déjà"):
+        services.request_transfer(report, to_service=demo.voirie, reason="x", actor=demo.agent)
+    demo.dechets.is_active = False
+    demo.dechets.save()
+    with pytest.raises(ValidationError, match="plus actif"):
+        services.request_transfer(report, to_service=demo.dechets, reason="x", actor=demo.agent)
+
+
+def test_changing_the_category_reroutes_and_tells_the_new_service(make_report, demo, categories):
+    report = make_report("nid-de-poule")
+    event = report_change(
+        report, actor=demo.agent, category=categories["fuite-eau"], note="C'est une fuite."
+    )
+    report.refresh_from_db()
+    assert event.type == Event.Type.REROUTED
+    assert report.service == demo.eau and report.organisation == demo.cahc
+    assert report.category.slug == "fuite-eau"
+    assert event.service_before == demo.voirie and event.service_after == demo.eau
+    assert event.data["changes"]["catégorie"][1] == str(categories["fuite-eau"])
+    assert [s["step"] for s in event.data["decision"]["trace"]][:2] == ["territoire", "compétence"]
+    assert demo.eau.email.lower() in mails("reroute:service")
+
+
+def test_moving_the_pin_within_the_service_area_keeps_the_service(make_report, demo):
+    report = make_report("nid-de-poule")
+    event = report_change(report, actor=demo.agent, location=Point(3.0145, 50.4815, srid=4326))
+    assert event.type == Event.Type.EDITED and not event.is_public
+    report.refresh_from_db()
+    assert report.service == demo.voirie
+    assert not OutboxMail.objects.filter(topic="reroute:service").exists()
+
+
+def test_moving_the_pin_outside_the_cahc_is_refused_and_changes_nothing(make_report, demo):
+    report = make_report("nid-de-poule")
+    report.refresh_from_db()
+    before = report.location.clone()
+    with pytest.raises(ValidationError, match="Phalempin"):
+        report_change(report, actor=demo.agent, location=PHALEMPIN)
+    report.refresh_from_db()
+    assert report.location.equals_exact(before, 0.001)
+    assert report.events.count() == 2
+
+
+def test_statuses_follow_their_transitions_and_tell_the_citizen(make_report, demo):
+    report = make_report("nid-de-poule")
+    services.request_set_status(
+        report, status="planned", message="Intervention prévue mardi.", actor=demo.agent
+    )
+    with pytest.raises(ValidationError, match="Expliquez"):
+        services.request_set_status(report, status="closed", actor=demo.agent)
+    services.request_set_status(report, status="resolved", message="Rebouché.", actor=demo.agent)
+    with pytest.raises(ValidationError, match="impossible"):
+        services.request_set_status(report, status="planned", actor=demo.agent)
+    report.refresh_from_db()
+    assert report.status == "resolved" and report.closed_at is not None
+    steps = list(
+        report.events.filter(type="status").values_list(
+            "status_before", "status_after", "actor_label"
+        )
+    )
+    assert steps == [
+        ("received", "planned", "Voirie (Ville de Libercourt)"),
+        ("planned", "resolved", "Voirie (Ville de Libercourt)"),
+    ]
+    assert mails("status") == ["habitant@example.org", "habitant@example.org"]
+    with pytest.raises(PermissionDenied):
+        services.request_set_status(report, status="in_progress", actor=demo.citizen)

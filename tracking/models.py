@@ -1,0 +1,231 @@
+"""A citizen request, whatever its kind (report now, procedure later), and its one timeline.
+
+Reports (``reports.Report``) and procedures extend ``CitizenRequest`` by multi-table
+inheritance: the fields every figure and every permission needs (channel, status, service,
+organisation, commune, place, timestamps) live in this one table, so statistics, queues and
+``accounts.permissions`` work on both kinds without knowing them.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Kind(models.TextChoices):
+    REPORT = "report", _("signalement")
+    PROCEDURE = "procedure", _("démarche")
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("site web")
+    API = "api", _("API")
+    COUNTER = "counter", _("accueil")
+    PHONE = "phone", _("téléphone")
+
+
+class Status(models.TextChoices):
+    RECEIVED = "received", _("Reçu")
+    PLANNED = "planned", _("Intervention programmée")
+    IN_PROGRESS = "in_progress", _("En cours de traitement")
+    RESOLVED = "resolved", _("Résolu")
+    CLOSED = "closed", _("Clos sans suite")
+    TRANSFERRED_OUT = "transferred_out", _("Transmis à un autre organisme")
+    DUPLICATE = "duplicate", _("Doublon d'un autre signalement")
+
+
+OPEN_STATUSES = frozenset({Status.RECEIVED, Status.PLANNED, Status.IN_PROGRESS})
+# Closing statuses that must say why, publicly.
+REASONED_STATUSES = frozenset({Status.CLOSED, Status.TRANSFERRED_OUT})
+
+
+def new_access_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class CitizenRequest(models.Model):
+    kind = models.CharField(_("nature"), max_length=10, choices=Kind.choices, editable=False)
+    reference = models.CharField(_("numéro de suivi"), max_length=20, unique=True, editable=False)
+    # The secret in the tracking link given to someone who has no account.
+    access_key = models.CharField(max_length=32, default=new_access_key, editable=False)
+    channel = models.CharField(_("canal"), max_length=10, choices=Channel.choices)
+    status = models.CharField(
+        _("état"), max_length=20, choices=Status.choices, default=Status.RECEIVED
+    )
+    status_reason = models.TextField(_("motif (public)"), blank=True)
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="requests",
+        verbose_name=_("auteur"),
+    )
+    contact_name = models.CharField(_("nom"), max_length=150, blank=True)
+    contact_email = models.EmailField(_("courriel"), blank=True)
+    contact_phone = models.CharField(_("téléphone"), max_length=30, blank=True)
+
+    category = models.ForeignKey(
+        "routing.Category",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="requests",
+        verbose_name=_("catégorie"),
+    )
+    location = models.PointField(
+        _("emplacement"), srid=settings.GRC_STORAGE_SRID, null=True, blank=True
+    )
+    commune = models.ForeignKey(
+        "territory.Commune",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("commune"),
+    )
+    organisation = models.ForeignKey(
+        "organisations.Organisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="requests",
+        verbose_name=_("organisme"),
+    )
+    service = models.ForeignKey(
+        "organisations.Service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="requests",
+        verbose_name=_("service"),
+    )
+    routing_rule = models.ForeignKey(
+        "routing.RoutingRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("règle d'aiguillage appliquée"),
+    )
+
+    created_at = models.DateTimeField(_("déposé le"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+    due_at = models.DateTimeField(_("échéance"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("clos le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("demande")
+        verbose_name_plural = _("demandes")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["service", "status"], name="request_queue_idx"),
+            models.Index(fields=["organisation", "created_at"], name="request_org_created_idx"),
+            models.Index(fields=["created_at"], name="request_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class Event(models.Model):
+    """One line of a request's timeline. Public lines are what the citizen sees."""
+
+    class Type(models.TextChoices):
+        CREATED = "created", _("dépôt")
+        ROUTED = "routed", _("aiguillage")
+        REROUTED = "rerouted", _("réaiguillage")
+        TRANSFERRED = "transferred", _("transfert")
+        STATUS = "status", _("changement d'état")
+        REPLY = "reply", _("réponse")
+        NOTE = "note", _("note interne")
+        EDITED = "edited", _("modification")
+
+    request = models.ForeignKey(
+        CitizenRequest, on_delete=models.CASCADE, related_name="events", verbose_name=_("demande")
+    )
+    type = models.CharField(_("type"), max_length=20, choices=Type.choices)
+    at = models.DateTimeField(_("le"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("par"),
+    )
+    # Who acted, as shown (kept if the account goes): "Service voirie (Libercourt)", "Portail".
+    actor_label = models.CharField(_("par (affiché)"), max_length=200, blank=True)
+    is_public = models.BooleanField(_("visible du demandeur"), default=False)
+    status_before = models.CharField(max_length=20, blank=True, choices=Status.choices)
+    status_after = models.CharField(max_length=20, blank=True, choices=Status.choices)
+    service_before = models.ForeignKey(
+        "organisations.Service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("service avant"),
+    )
+    service_after = models.ForeignKey(
+        "organisations.Service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("service après"),
+    )
+    message = models.TextField(_("message"), blank=True)  # public text when is_public
+    note = models.TextField(_("note interne"), blank=True)  # never shown to the public
+    data = models.JSONField(_("détails"), default=dict, blank=True)  # e.g. the routing trace
+
+    class Meta:
+        verbose_name = _("événement")
+        verbose_name_plural = _("historique")
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["request", "at"], name="event_request_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.at:%d/%m/%Y %H:%M}"
+
+
+class Follower(models.Model):
+    """Someone told of every public step: the author (or the address given), and for reports
+    the citizens who said "me too"."""
+
+    request = models.ForeignKey(
+        CitizenRequest,
+        on_delete=models.CASCADE,
+        related_name="followers",
+        verbose_name=_("demande"),
+    )
+    email = models.EmailField(_("courriel"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="followed_requests",
+        verbose_name=_("compte"),
+    )
+    is_me_too = models.BooleanField(_("« moi aussi »"), default=False)
+    created_at = models.DateTimeField(_("depuis le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("abonné")
+        verbose_name_plural = _("abonnés")
+        constraints = [
+            models.UniqueConstraint(fields=["request", "email"], name="follower_unique_email")
+        ]
+
+    def __str__(self) -> str:
+        return self.email

@@ -1,0 +1,305 @@
+"""Writes on citizen requests, shared by reports and procedures: routing, transfer, status, reply.
+
+Every change writes its timeline event and queues its mails in the same transaction (the outbox),
+and every change made by a person is checked by ``accounts.permissions`` here, so the admin, the
+intranet and the APIs cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import permissions
+from notifications.services import mail_enqueue
+from organisations.models import Service
+from routing.selectors import RoutingDecision
+
+from .models import REASONED_STATUSES, CitizenRequest, Event, Follower, Kind, Status
+
+REFERENCE_PREFIX = {Kind.REPORT: "S", Kind.PROCEDURE: "D"}
+
+# Which status an agent may set from which (the "transferred to another body" and "duplicate"
+# statuses have their own services: they carry a target).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.RECEIVED: frozenset(
+        {Status.PLANNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED, Status.TRANSFERRED_OUT}
+    ),
+    Status.PLANNED: frozenset(
+        {Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED, Status.TRANSFERRED_OUT}
+    ),
+    Status.IN_PROGRESS: frozenset(
+        {Status.PLANNED, Status.RESOLVED, Status.CLOSED, Status.TRANSFERRED_OUT}
+    ),
+    # A closed request may be reopened (the fix did not hold, the closure was a mistake).
+    Status.RESOLVED: frozenset({Status.IN_PROGRESS}),
+    Status.CLOSED: frozenset({Status.IN_PROGRESS}),
+    Status.TRANSFERRED_OUT: frozenset({Status.IN_PROGRESS}),
+    Status.DUPLICATE: frozenset({Status.IN_PROGRESS}),
+}
+
+
+def new_reference(kind: str) -> str:
+    """A short, unique, human-readable tracking number: S2026-000042 (S report, D procedure)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('tracking_reference_seq')")
+        number = cursor.fetchone()[0]
+    return f"{REFERENCE_PREFIX[kind]}{timezone.localdate().year}-{number:06d}"
+
+
+def actor_label(user: Any, request: CitizenRequest | None = None) -> str:
+    """How an agent's action is signed publicly: their service, not their name."""
+    if user is None:
+        return "Portail"
+    actor = permissions.actor_for(user)
+    if request is not None and request.service_id in actor.services:
+        return str(request.service)
+    if actor.services:
+        return str(Service.objects.filter(pk__in=actor.services).order_by("pk").first())
+    return "Administration du portail" if actor.is_superuser else ""
+
+
+def service_recipients(service: Service) -> list[str]:
+    """Who hears of a request arriving in a service: its contact address and its agents."""
+    members = service.memberships.filter(user__is_active=True).values_list("user__email", flat=True)
+    return [service.email, *members]
+
+
+def requester_recipients(request: CitizenRequest) -> list[str]:
+    """Who follows a request: its author or the address they gave, and the "me too"s."""
+    return list(request.followers.values_list("email", flat=True))
+
+
+def follower_add(
+    request: CitizenRequest,
+    *,
+    email: str,
+    user: Any = None,
+    is_me_too: bool = False,
+    is_new_request: bool = False,
+) -> Follower | None:
+    """Add someone to the people told of every public step (once per address)."""
+    email = (email or "").strip().lower()
+    if not email:
+        return None
+    if is_new_request:
+        return Follower.objects.create(request=request, email=email, user=user)
+    follower, _ = Follower.objects.get_or_create(
+        request=request, email=email, defaults={"user": user, "is_me_too": is_me_too}
+    )
+    return follower
+
+
+def tracking_url(request: CitizenRequest) -> str:
+    """The citizen's tracking link: the public page, with the key that shows their own details."""
+    path = reverse("reports:detail", args=[request.reference])
+    return f"{settings.GRC_SITE_URL.rstrip('/')}{path}?cle={request.access_key}"
+
+
+def _check(user: Any, request: CitizenRequest) -> None:
+    if user is not None and not permissions.can_act_on_request(user, request):
+        raise PermissionDenied("Vous ne traitez pas cette demande.")
+
+
+def routing_assign(request: CitizenRequest, decision: RoutingDecision) -> None:
+    """Copy who handles the request from a routing decision (not saved)."""
+    if decision.status != "routed":
+        raise ValidationError(decision.message)
+    request.service_id = decision.service_id
+    request.organisation_id = decision.organisation_id
+    request.routing_rule_id = decision.rule_id
+    request.commune_id = (decision.commune or {}).get("id")
+
+
+def routing_record(
+    request: CitizenRequest,
+    decision: RoutingDecision,
+    *,
+    event_type: str = Event.Type.ROUTED,
+    service_before: Service | None = None,
+    actor: Any = None,
+    note: str = "",
+) -> Event:
+    """Record a routing decision with its trace in the timeline (shown to agents)."""
+    return Event.objects.create(
+        request=request,
+        type=event_type,
+        actor=actor,
+        actor_label=actor_label(actor, request) if actor else "Portail",
+        is_public=event_type != Event.Type.EDITED,
+        service_before=service_before,
+        service_after_id=decision.service_id,
+        message=f"Pris en charge par : {decision.service_name} ({decision.organisation_name}).",
+        note=note,
+        data={"decision": decision.as_dict()},
+    )
+
+
+@transaction.atomic
+def request_transfer(
+    request: CitizenRequest, *, to_service: Service, reason: str, actor: Any
+) -> Event:
+    """Hand a request to another service, of the same organisation or another one (a commune to
+    the CAHC and back). The reason is kept in the history; the receiving service and the citizen
+    are told."""
+    request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
+    _check(actor, request)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Indiquez le motif du transfert."})
+    if not to_service.is_active:
+        raise ValidationError({"to_service": "Ce service n'est plus actif."})
+    if to_service.pk == request.service_id:
+        raise ValidationError({"to_service": "La demande est déjà dans ce service."})
+    if not request.is_open:
+        raise ValidationError("Une demande close ne peut pas être transférée : rouvrez-la d'abord.")
+    before = request.service
+    label = actor_label(actor, request)
+    request.service = to_service
+    request.organisation_id = to_service.organisation_id
+    request.routing_rule = None
+    request.save(update_fields=["service", "organisation", "routing_rule", "updated_at"])
+    event = Event.objects.create(
+        request=request,
+        type=Event.Type.TRANSFERRED,
+        actor=actor,
+        actor_label=label,
+        is_public=True,
+        service_before=before,
+        service_after=to_service,
+        message=f"Transmis à : {to_service} ({to_service.organisation}).",
+        note=reason,
+    )
+    context = {
+        "request": request,
+        "from_service": before,
+        "to_service": to_service,
+        "reason": reason,
+        "by": label,
+        "url": staff_url(request),
+    }
+    mail_enqueue(
+        to=service_recipients(to_service),
+        template="request_transferred_service",
+        context=context,
+        topic="transfer:service",
+        reference=request.reference,
+        dedupe_key=f"event:{event.pk}",
+    )
+    mail_enqueue(
+        to=requester_recipients(request),
+        template="request_transferred_citizen",
+        context={**context, "url": tracking_url(request)},
+        topic="transfer:citizen",
+        reference=request.reference,
+        dedupe_key=f"event:{event.pk}",
+    )
+    return event
+
+
+STAFF_URL_NAMES = {Kind.REPORT: "admin:reports_report_change"}
+
+
+def staff_url(request: CitizenRequest) -> str:
+    """Where an agent opens the request (the admin until the agents' workspace exists)."""
+    path = reverse(STAFF_URL_NAMES[request.kind], args=[request.pk])
+    return f"{settings.GRC_SITE_URL.rstrip('/')}{path}"
+
+
+@transaction.atomic
+def request_set_status(
+    request: CitizenRequest, *, status: str, actor: Any, message: str = "", note: str = ""
+) -> Event:
+    """Move a request to a new status; closing without action or sending it to another body
+    needs a public reason. The citizen and the followers are told."""
+    request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
+    _check(actor, request)
+    message = (message or "").strip()
+    if status not in TRANSITIONS.get(request.status, frozenset()):
+        raise ValidationError(
+            {
+                "status": f"Passage impossible de « {Status(request.status).label} » "
+                f"à « {Status(status).label} »."
+            }
+        )
+    if status in REASONED_STATUSES and not message:
+        raise ValidationError({"message": "Expliquez au demandeur pourquoi (message public)."})
+    before = request.status
+    request.status = status
+    request.status_reason = message if status in REASONED_STATUSES else ""
+    request.closed_at = None if status in {Status.PLANNED, Status.IN_PROGRESS} else timezone.now()
+    request.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
+    event = Event.objects.create(
+        request=request,
+        type=Event.Type.STATUS,
+        actor=actor,
+        actor_label=actor_label(actor, request),
+        is_public=True,
+        status_before=before,
+        status_after=status,
+        message=message,
+        note=note,
+    )
+    mail_enqueue(
+        to=requester_recipients(request),
+        template="request_status",
+        context={
+            "request": request,
+            "event": event,
+            "status": Status(status).label,
+            "url": tracking_url(request),
+        },
+        topic="status",
+        reference=request.reference,
+        dedupe_key=f"event:{event.pk}",
+    )
+    return event
+
+
+@transaction.atomic
+def request_reply(request: CitizenRequest, *, actor: Any, message: str) -> Event:
+    """A public answer to the citizen, shown on the request's page and mailed."""
+    _check(actor, request)
+    message = (message or "").strip()
+    if not message:
+        raise ValidationError({"message": "La réponse est vide."})
+    if len(message) > 5000:
+        raise ValidationError({"message": "La réponse dépasse 5 000 caractères."})
+    event = Event.objects.create(
+        request=request,
+        type=Event.Type.REPLY,
+        actor=actor,
+        actor_label=actor_label(actor, request),
+        is_public=True,
+        message=message,
+    )
+    mail_enqueue(
+        to=requester_recipients(request),
+        template="request_reply",
+        context={"request": request, "event": event, "url": tracking_url(request)},
+        topic="reply",
+        reference=request.reference,
+        dedupe_key=f"event:{event.pk}",
+    )
+    return event
+
+
+@transaction.atomic
+def request_add_note(request: CitizenRequest, *, actor: Any, note: str) -> Event:
+    """An internal note, for agents only."""
+    _check(actor, request)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "La note est vide."})
+    return Event.objects.create(
+        request=request,
+        type=Event.Type.NOTE,
+        actor=actor,
+        actor_label=actor_label(actor, request),
+        note=note,
+    )
