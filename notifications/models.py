@@ -18,7 +18,7 @@ class OutboxMail(models.Model):
         FAILED = "failed", _("abandonné")
 
     to = models.EmailField(_("destinataire"))
-    subject = models.CharField(_("objet"), max_length=255)
+    subject = models.CharField(_("objet du courriel"), max_length=255)
     body = models.TextField(_("texte"))
     # What the mail is about, for the audit and to avoid sending the same mail twice.
     topic = models.CharField(_("sujet"), max_length=100)

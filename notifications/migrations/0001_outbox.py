@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('to', models.EmailField(max_length=254, verbose_name='destinataire')),
-                ('subject', models.CharField(max_length=255, verbose_name='objet')),
+                ('subject', models.CharField(max_length=255, verbose_name='objet du courriel')),
                 ('body', models.TextField(verbose_name='texte')),
                 ('topic', models.CharField(max_length=100, verbose_name='sujet')),
                 ('reference', models.CharField(blank=True, db_index=True, max_length=30, verbose_name='demande')),

@@ -1,6 +1,7 @@
 """The outbox against a real SMTP server on loopback: sent, retried, never lost."""
 
 import datetime as dt
+from contextlib import contextmanager
 
 import pytest
 from django.utils import timezone
@@ -11,6 +12,20 @@ from notifications.models import OutboxMail
 from reports.models import Report
 
 pytestmark = pytest.mark.django_db
+
+
+@contextmanager
+def broker_at(url):
+    """Publish to another broker for a while, leaving the app's own pools untouched."""
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    app.conf.broker_url, app._pool, app.amqp._producer_pool = url, None, None
+    try:
+        yield
+    finally:
+        temporary = app._pool
+        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
+        if temporary is not None:
+            temporary.force_close_all()
 
 
 def test_the_acknowledgement_reaches_a_real_smtp_server_in_french(make_report, smtp_server):
@@ -65,21 +80,24 @@ def test_a_broker_outage_loses_nothing(
 ):
     """Redis down when the report is committed: the report is stored, the send cannot be
     published, the mail waits in the outbox; the sweep sends it once things are back."""
-    saved = app.conf.broker_url
-    app.conf.broker_url = stopped_redis_url
-    app.pool.force_close_all()
-    app._pool = None
-    try:
+    with broker_at(stopped_redis_url):
         started = timezone.now()
         with django_capture_on_commit_callbacks(execute=True):
             report = make_report()
         assert timezone.now() - started < dt.timedelta(seconds=10)  # publishing gave up fast
-    finally:
-        app.conf.broker_url = saved
-        app.pool.force_close_all()
-        app._pool = None
     assert Report.objects.filter(pk=report.pk).exists()
     mail = OutboxMail.objects.get(reference=report.reference)
     assert mail.state == "pending" and smtp_server.messages == []
     assert services.outbox_flush() == 1
     assert smtp_server.messages[0]["Subject"].endswith(report.reference)
+
+
+def test_publishing_works_again_after_the_outage(make_report, stopped_redis_url):
+    """The outage test must leave the app able to publish (other tests rely on it)."""
+    with broker_at(stopped_redis_url):
+        pass
+    with app.producer_or_acquire() as producer:
+        assert producer.connection.as_uri().startswith("redis://")
+    from notifications.tasks import outbox_flush_task
+
+    outbox_flush_task.delay()  # raises if the pool was left closed
