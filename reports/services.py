@@ -185,7 +185,8 @@ def report_change(
     equipment_id: int | None = None,
     note: str = "",
 ) -> Event:
-    """An agent corrects the category or the place: the report is routed again.
+    """An agent corrects the category or the place: the report is routed again. Moving the pin
+    drops the equipment unless a new one is given; a new category keeps it if it fits.
 
     If another service now handles it, it moves there (a "rerouted" event with the new trace,
     the new service told); otherwise the correction and the new trace are recorded.
@@ -201,7 +202,12 @@ def report_change(
         changes["catégorie"] = [str(report.category), str(category)]
     if location is not None and not location.equals_exact(report.location, tolerance=0.01):
         changes["emplacement"] = [report.location.ewkt, location.ewkt]
-    if equipment_id != report.equipment_id and (equipment_id is not None or location is not None):
+    if equipment_id is None and location is None and report.equipment_id is not None:
+        # A category correction keeps the equipment picked if it belongs to the new category's
+        # layers (a streetlight stays a streetlight); otherwise the report is no longer on it.
+        fits = new_category.layers.filter(features__pk=report.equipment_id).exists()
+        equipment_id = report.equipment_id if fits else None
+    if equipment_id != report.equipment_id:
         changes["équipement"] = [report.equipment_label, equipment_id]
     if not changes:
         raise ValidationError("Rien n'a changé.")

@@ -55,3 +55,21 @@ def test_an_unknown_equipment_is_refused(make_report):
     with pytest.raises(ValidationError) as exc:
         make_report("borne-verre-pleine", equipment_id=987654321)
     assert exc.value.message_dict["equipment"] == ["Équipement inconnu."]
+
+
+def test_a_category_correction_keeps_the_equipment_only_if_it_fits(
+    make_report, demo, categories, glass_point
+):
+    from reports.services import report_change
+
+    categories["borne-verre-abimee"].layers.add(glass_point.layer)
+    report = make_report("borne-verre-pleine", equipment_id=glass_point.pk)
+    report_change(report, actor=demo.cahc_agent, category=categories["borne-verre-abimee"])
+    report.refresh_from_db()
+    assert report.equipment_id == glass_point.pk
+    assert report.equipment_label.startswith("BAV-62907-001")
+    # Illegal dumping has no equipment layer: the report is no longer on the glass point.
+    event = report_change(report, actor=demo.cahc_agent, category=categories["depot-sauvage"])
+    report.refresh_from_db()
+    assert report.equipment_id is None and report.equipment_label == ""
+    assert "équipement" in event.data["changes"]
