@@ -35,26 +35,34 @@ def mail_enqueue(
 
     Call it inside the transaction that makes the change: the rows commit with it, and the send
     is scheduled once committed. A recipient already sent the same ``dedupe_key`` is skipped.
+    Two statements whatever the number of recipients: the keys already queued, one bulk insert.
     """
     with translation.override(settings.LANGUAGE_CODE):
         text = render_to_string(f"notifications/mail/{template}.txt", context).strip()
     subject, _, body = text.partition("\n")
     recipients = sorted({address.strip().lower() for address in to if address and address.strip()})
-    mails = []
-    for address in recipients:
-        key = f"{dedupe_key}:{address}" if dedupe_key else None
-        if key and OutboxMail.objects.filter(dedupe_key=key).exists():
-            continue
-        mails.append(
-            OutboxMail.objects.create(
-                to=address,
-                subject=subject.strip()[:255],
-                body=body.strip() + "\n",
-                topic=topic,
-                reference=reference,
-                dedupe_key=key,
+    keys = {address: f"{dedupe_key}:{address}" for address in recipients} if dedupe_key else {}
+    sent_before = (
+        set(
+            OutboxMail.objects.filter(dedupe_key__in=keys.values()).values_list(
+                "dedupe_key", flat=True
             )
         )
+        if keys
+        else set()
+    )
+    mails = OutboxMail.objects.bulk_create(
+        OutboxMail(
+            to=address,
+            subject=subject.strip()[:255],
+            body=body.strip() + "\n",
+            topic=topic,
+            reference=reference,
+            dedupe_key=keys.get(address),
+        )
+        for address in recipients
+        if keys.get(address) not in sent_before
+    )
     if mails:
         ids = [mail.pk for mail in mails]
         transaction.on_commit(lambda: _dispatch(ids))

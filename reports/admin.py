@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
@@ -17,7 +17,14 @@ from core.admin import PermissionModuleAdminMixin
 from tracking import services as tracking
 
 from . import services
-from .forms import NoteForm, ReplyForm, StatusForm, TransferForm
+from .forms import (
+    NoteForm,
+    ReplyForm,
+    ReportCorrectionForm,
+    StatusForm,
+    TransferForm,
+    add_service_errors,
+)
 from .models import Report
 
 ACTIONS = {
@@ -31,6 +38,7 @@ ACTIONS = {
 @admin.register(Report)
 class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
     change_form_template = "admin/reports/report/change_form.html"
+    form = ReportCorrectionForm
     list_display = ["reference", "category", "status", "service", "commune", "created_at", "due_at"]
     list_filter = ["status", "category__domain", "service__organisation", "service", "is_hidden"]
     search_fields = ["reference", "description", "equipment_label", "address_label"]
@@ -63,26 +71,9 @@ class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
 
     @admin.display(description=_("Historique et aiguillage"))
     def timeline(self, obj: Report):
-        rows = []
-        for event in obj.events.select_related("service_after").order_by("at", "pk"):
-            trace = (event.data.get("decision") or {}).get("trace") or []
-            steps = format_html_join(
-                "", "<li>{} : {}</li>", ((s.get("step"), s.get("outcome")) for s in trace)
-            )
-            rows.append(
-                format_html(
-                    "<li><strong>{}</strong> – {} {}{}{}{}</li>",
-                    event.at.strftime("%d/%m/%Y %H:%M"),
-                    event.get_type_display(),
-                    f"({event.actor_label})" if event.actor_label else "",
-                    format_html("<br>{}", event.message) if event.message else "",
-                    format_html("<br><em>Note : {}</em>", event.note) if event.note else "",
-                    format_html("<ol>{}</ol>", steps) if trace else "",
-                )
-            )
-        return format_html(
-            "<ol class='timeline'>{}</ol>", format_html_join("", "{}", ((r,) for r in rows))
-        )
+        """The same timeline as the tracking page, with internal notes and routing traces."""
+        events = obj.events.select_related("service_after").order_by("at", "pk")
+        return render_to_string("tracking/timeline.html", {"events": events, "show_internal": True})
 
     def save_model(self, request, obj, form, change):
         """Correcting the category or the place re-routes the report (reports.services)."""
@@ -97,8 +88,11 @@ class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
                 location=form.cleaned_data.get("location") if "location" in changed else None,
                 equipment_id=None,
             )
-        except (ValidationError, PermissionDenied) as exc:
-            self.message_user(request, "; ".join(_messages(exc)), messages.ERROR)
+        except ValidationError as exc:
+            # The form checked the correction (ReportCorrectionForm); only a geometry re-serialised
+            # by the widget ("nothing changed") or a rule edited meanwhile lands here.
+            if hasattr(exc, "error_dict"):
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
             return
         self.message_user(request, event.message or _("Correction enregistrée."), messages.SUCCESS)
 
@@ -124,8 +118,7 @@ class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
             try:
                 _perform(action, report, request.user, form.cleaned_data)
             except ValidationError as exc:
-                for text in _messages(exc):
-                    form.add_error(None, text)
+                add_service_errors(form, exc)
             else:
                 self.message_user(request, _("C'est fait."), messages.SUCCESS)
                 return redirect(reverse("admin:reports_report_change", args=[pk]))
@@ -152,9 +145,3 @@ def _perform(action: str, report: Report, user, data: dict) -> None:
         tracking.request_reply(report, message=data["message"], actor=user)
     else:
         tracking.request_add_note(report, note=data["note"], actor=user)
-
-
-def _messages(exc: Exception) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return [str(m) for m in exc.messages]
-    return [str(exc) or "Action refusée."]

@@ -6,6 +6,7 @@ Status, replies, transfers are the shared request services of ``tracking.service
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -155,14 +156,13 @@ def report_create(
         type=Event.Type.CREATED,
         at=now,
         actor=author,
-        actor_label="Vous" if author is None else "",
         is_public=True,
         status_after=report.status,
         message=category.public_message,
     )
     tracking.routing_record(report, decision)
     if email:
-        tracking.follower_add(report, email=email, user=author, is_new_request=True)
+        tracking.follower_add(report, email=email, user=author)
         service = Service.objects.select_related("organisation").get(pk=report.service_id)
         mail_enqueue(
             to=[email],
@@ -173,6 +173,48 @@ def report_create(
             dedupe_key=f"ack:{report.pk}",
         )
     return report
+
+
+@dataclass(frozen=True)
+class ReportChange:
+    """What correcting a report's category or place would do, before anything is written."""
+
+    category: Category
+    location: Point
+    equipment_id: int | None
+    changes: dict[str, list]
+    decision: RoutingDecision
+
+
+def report_change_plan(
+    report: Report,
+    *,
+    category: Category | None = None,
+    location: Point | None = None,
+    equipment_id: int | None = None,
+) -> ReportChange:
+    """Check a correction and route it, writing nothing; ValidationError with the reason if it
+    cannot be made (nothing changed, outside the CAHC, an equipment that does not fit). Forms
+    call it to show the error on the field; report_change applies it."""
+    changes: dict[str, list] = {}
+    new_category = category or report.category
+    location = _stored(location) if location is not None else None
+    new_location = location or report.location
+    if category is not None and category.pk != report.category_id:
+        changes["catégorie"] = [str(report.category), str(category)]
+    if location is not None and not location.equals_exact(report.location, tolerance=0.01):
+        changes["emplacement"] = [report.location.ewkt, location.ewkt]
+    if equipment_id is None and location is None and report.equipment_id is not None:
+        # A category correction keeps the equipment picked if it belongs to the new category's
+        # layers (a streetlight stays a streetlight); otherwise the report is no longer on it.
+        fits = new_category.layers.filter(features__pk=report.equipment_id).exists()
+        equipment_id = report.equipment_id if fits else None
+    if equipment_id != report.equipment_id:
+        changes["équipement"] = [report.equipment_label, equipment_id]
+    if not changes:
+        raise ValidationError("Rien n'a changé.")
+    decision = _decide(category=new_category, location=new_location, equipment_id=equipment_id)
+    return ReportChange(new_category, new_location, equipment_id, changes, decision)
 
 
 @transaction.atomic
@@ -194,29 +236,15 @@ def report_change(
     report = Report.objects.select_for_update().get(pk=report.pk)
     if not permissions.can_act_on_request(actor, report):
         raise PermissionDenied("Vous ne traitez pas ce signalement.")
-    changes = {}
-    new_category = category or report.category
-    location = _stored(location) if location is not None else None
-    new_location = location or report.location
-    if category is not None and category.pk != report.category_id:
-        changes["catégorie"] = [str(report.category), str(category)]
-    if location is not None and not location.equals_exact(report.location, tolerance=0.01):
-        changes["emplacement"] = [report.location.ewkt, location.ewkt]
-    if equipment_id is None and location is None and report.equipment_id is not None:
-        # A category correction keeps the equipment picked if it belongs to the new category's
-        # layers (a streetlight stays a streetlight); otherwise the report is no longer on it.
-        fits = new_category.layers.filter(features__pk=report.equipment_id).exists()
-        equipment_id = report.equipment_id if fits else None
-    if equipment_id != report.equipment_id:
-        changes["équipement"] = [report.equipment_label, equipment_id]
-    if not changes:
-        raise ValidationError("Rien n'a changé.")
-    decision = _decide(category=new_category, location=new_location, equipment_id=equipment_id)
-    report.category = new_category
-    report.location = new_location
-    report.equipment_id = equipment_id
+    plan = report_change_plan(
+        report, category=category, location=location, equipment_id=equipment_id
+    )
+    decision = plan.decision
+    report.category = plan.category
+    report.location = plan.location
+    report.equipment_id = plan.equipment_id
     report.equipment_label = _equipment_label(decision)
-    report.due_at = report.created_at + dt.timedelta(days=new_category.sla_days)
+    report.due_at = report.created_at + dt.timedelta(days=plan.category.sla_days)
     before = report.service
     moved = decision.service_id != report.service_id
     tracking.routing_assign(report, decision)
@@ -241,23 +269,14 @@ def report_change(
         service_before=before,
         actor=actor,
         note=note,
+        details={"changes": plan.changes},
     )
-    event.data["changes"] = changes
-    event.save(update_fields=["data"])
     if moved:
-        mail_enqueue(
-            to=tracking.service_recipients(report.service),
-            template="request_transferred_service",
-            context={
-                "request": report,
-                "from_service": before,
-                "to_service": report.service,
-                "reason": note or "Nouvel aiguillage après correction de la catégorie ou du lieu.",
-                "by": tracking.actor_label(actor, report),
-                "url": tracking.staff_url(report),
-            },
+        tracking.tell_receiving_service(
+            report,
+            event,
+            from_service=before,
+            reason=note or "Nouvel aiguillage après correction de la catégorie ou du lieu.",
             topic="reroute:service",
-            reference=report.reference,
-            dedupe_key=f"event:{event.pk}",
         )
     return event

@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from accounts import permissions
 from notifications.services import mail_enqueue
-from organisations.models import Service
+from organisations.models import Organisation, Service
 from routing.selectors import RoutingDecision
 
-from .models import REASONED_STATUSES, CitizenRequest, Event, Follower, Kind, Status
+from .models import OPEN_STATUSES, REASONED_STATUSES, CitizenRequest, Event, Follower, Kind, Status
 
 REFERENCE_PREFIX = {Kind.REPORT: "S", Kind.PROCEDURE: "D"}
 
@@ -61,7 +61,11 @@ def actor_label(user: Any, request: CitizenRequest | None = None) -> str:
         return str(request.service)
     if actor.services:
         return str(Service.objects.filter(pk__in=actor.services).order_by("pk").first())
-    return "Administration du portail" if actor.is_superuser else ""
+    if actor.admin_organisations:
+        return str(
+            Organisation.objects.filter(pk__in=actor.admin_organisations).order_by("pk").first()
+        )
+    return "Administration du portail"
 
 
 def service_recipients(service: Service) -> list[str]:
@@ -76,23 +80,43 @@ def requester_recipients(request: CitizenRequest) -> list[str]:
 
 
 def follower_add(
-    request: CitizenRequest,
-    *,
-    email: str,
-    user: Any = None,
-    is_me_too: bool = False,
-    is_new_request: bool = False,
-) -> Follower | None:
-    """Add someone to the people told of every public step (once per address)."""
+    request: CitizenRequest, *, email: str, user: Any = None, is_me_too: bool = False
+) -> None:
+    """Add someone to the people told of every public step (once per address: one INSERT that
+    does nothing when the address already follows)."""
     email = (email or "").strip().lower()
-    if not email:
-        return None
-    if is_new_request:
-        return Follower.objects.create(request=request, email=email, user=user)
-    follower, _ = Follower.objects.get_or_create(
-        request=request, email=email, defaults={"user": user, "is_me_too": is_me_too}
+    if email:
+        Follower.objects.bulk_create(
+            [Follower(request=request, email=email, user=user, is_me_too=is_me_too)],
+            ignore_conflicts=True,
+        )
+
+
+def tell_receiving_service(
+    request: CitizenRequest,
+    event: Event,
+    *,
+    from_service: Service | None,
+    reason: str,
+    topic: str,
+) -> None:
+    """Mail the service a request has just been given (transfer or re-routing), and its agents."""
+    to_service = Service.objects.select_related("organisation").get(pk=request.service_id)
+    mail_enqueue(
+        to=service_recipients(to_service),
+        template="request_transferred_service",
+        context={
+            "request": request,
+            "from_service": from_service,
+            "to_service": to_service,
+            "reason": reason,
+            "by": event.actor_label,
+            "url": staff_url(request),
+        },
+        topic=topic,
+        reference=request.reference,
+        dedupe_key=f"event:{event.pk}",
     )
-    return follower
 
 
 def tracking_url(request: CitizenRequest) -> str:
@@ -124,6 +148,7 @@ def routing_record(
     service_before: Service | None = None,
     actor: Any = None,
     note: str = "",
+    details: dict | None = None,
 ) -> Event:
     """Record a routing decision with its trace in the timeline (shown to agents)."""
     return Event.objects.create(
@@ -136,7 +161,7 @@ def routing_record(
         service_after_id=decision.service_id,
         message=f"Pris en charge par : {decision.service_name} ({decision.organisation_name}).",
         note=note,
-        data={"decision": decision.as_dict()},
+        data={"decision": decision.as_dict(), **(details or {})},
     )
 
 
@@ -175,26 +200,13 @@ def request_transfer(
         message=f"Transmis à : {to_service} ({to_service.organisation}).",
         note=reason,
     )
-    context = {
-        "request": request,
-        "from_service": before,
-        "to_service": to_service,
-        "reason": reason,
-        "by": label,
-        "url": staff_url(request),
-    }
-    mail_enqueue(
-        to=service_recipients(to_service),
-        template="request_transferred_service",
-        context=context,
-        topic="transfer:service",
-        reference=request.reference,
-        dedupe_key=f"event:{event.pk}",
+    tell_receiving_service(
+        request, event, from_service=before, reason=reason, topic="transfer:service"
     )
     mail_enqueue(
         to=requester_recipients(request),
         template="request_transferred_citizen",
-        context={**context, "url": tracking_url(request)},
+        context={"request": request, "to_service": to_service, "url": tracking_url(request)},
         topic="transfer:citizen",
         reference=request.reference,
         dedupe_key=f"event:{event.pk}",
@@ -232,7 +244,7 @@ def request_set_status(
     before = request.status
     request.status = status
     request.status_reason = message if status in REASONED_STATUSES else ""
-    request.closed_at = None if status in {Status.PLANNED, Status.IN_PROGRESS} else timezone.now()
+    request.closed_at = None if status in OPEN_STATUSES else timezone.now()
     request.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
     event = Event.objects.create(
         request=request,

@@ -101,3 +101,22 @@ def test_publishing_works_again_after_the_outage(make_report, stopped_redis_url)
     from notifications.tasks import outbox_flush_task
 
     outbox_flush_task.delay()  # raises if the pool was left closed
+
+
+def test_one_mail_per_recipient_and_never_twice_for_one_event(db, django_assert_num_queries):
+    context = {"request": None, "event": None, "status": "Résolu", "url": "http://x/"}
+    recipients = ["a@example.org", "B@example.org ", "b@example.org", "c@example.org", ""]
+    with django_assert_num_queries(2):  # the keys already there, one insert for all
+        first = services.mail_enqueue(
+            to=recipients, template="request_status", context=context, topic="t", dedupe_key="e1"
+        )
+    assert sorted(m.to for m in first) == ["a@example.org", "b@example.org", "c@example.org"]
+    again = services.mail_enqueue(
+        to=[*recipients, "d@example.org"],
+        template="request_status",
+        context=context,
+        topic="t",
+        dedupe_key="e1",
+    )
+    assert [m.to for m in again] == ["d@example.org"]
+    assert OutboxMail.objects.count() == 4

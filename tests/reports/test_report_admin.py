@@ -39,6 +39,7 @@ def test_an_empty_reason_is_shown_on_the_form(client, make_report, demo):
         act_url(report, "transfer"), {"to_service": demo.dechets.pk, "reason": ""}
     )
     assert response.status_code == 200
+    assert "Ce champ est obligatoire." in response.content.decode()
     assert not Event.objects.filter(type="transferred").exists()
 
 
@@ -75,3 +76,20 @@ def test_the_admin_list_shows_only_the_reports_an_agent_handles(client, make_rep
     client.force_login(demo.agent)
     html = client.get(reverse("admin:reports_report_changelist")).content.decode()
     assert mine.reference in html and other.reference not in html
+
+
+def test_a_correction_outside_the_cahc_is_shown_on_the_form_and_changes_nothing(
+    client, make_report, demo
+):
+    from django.contrib.gis.geos import Point
+
+    report = make_report()
+    client.force_login(demo.agent)
+    url = reverse("admin:reports_report_change", args=[report.pk])
+    phalempin = Point(3.0225, 50.5135, srid=4326)
+    response = client.post(url, {"category": report.category_id, "location": phalempin.ewkt})
+    assert response.status_code == 200  # the form again, with the reason on the field
+    assert "Phalempin" in response.content.decode()
+    report.refresh_from_db()
+    assert report.commune.insee == "62907" and report.service == demo.voirie
+    assert not report.events.filter(type__in=["rerouted", "edited"]).exists()

@@ -66,9 +66,12 @@ def test_only_agents_handling_a_report_may_transfer_it(make_report, demo, who):
 
 def test_the_organisation_admin_may_transfer(make_report, demo):
     report = make_report("nid-de-poule")
-    services.request_transfer(report, to_service=demo.eau, reason="Fuite", actor=demo.lib_admin)
+    event = services.request_transfer(
+        report, to_service=demo.eau, reason="Fuite", actor=demo.lib_admin
+    )
     report.refresh_from_db()
     assert report.service == demo.eau
+    assert event.actor_label == "Ville de Libercourt"  # signed by the organisation, not a name
 
 
 def test_a_transfer_needs_a_reason_and_another_active_service(make_report, demo):
