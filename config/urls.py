@@ -28,6 +28,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("api/layers/", include(layers_patterns)),
+    path("api/reports/", include(("reports.api.urls", "reports-api"))),
     path("api/", include((api_patterns, "api"))),
     path("ogcapi/", include(ogc_patterns)),
     path("tiles/", include(tiles_patterns)),

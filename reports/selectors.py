@@ -49,3 +49,13 @@ def report_page(report: Report, *, user: Any, access_key: str = "") -> ReportVie
     return ReportView(
         report=report, events=list(events), may_see_private=may_see_private, is_handler=is_handler
     )
+
+
+def reports_of(user: Any, *, limit: int = 200) -> list[Report]:
+    """A citizen's own reports (as author), newest first, with their timelines."""
+    return list(
+        Report.objects.filter(author=user)
+        .select_related("category", "service__organisation", "commune", "author")
+        .prefetch_related("events")
+        .order_by("-created_at")[:limit]
+    )

@@ -214,6 +214,7 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     # Mails whose first send failed (mail server or broker down) are retried from the outbox.
     "flush-outbox": {"task": "notifications.flush_outbox", "schedule": 60.0},
+    "purge-idempotency-keys": {"task": "core.purge_idempotency_keys", "schedule": 3600.0},
 }
 
 # --- Authentication ----------------------------------------------------------------------------

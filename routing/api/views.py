@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from django.contrib.gis.geos import Point
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -12,25 +10,11 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from core.api import coordinate
 from gis_layers.models import Feature
 from organisations.models import Service
 from routing.models import Category
 from routing.selectors import route_for
-
-
-def _coordinate(raw: str | None, name: str, low: float, high: float) -> float:
-    if raw is None or raw.strip() == "":
-        raise serializers.ValidationError({name: f"{name} est obligatoire."})
-    try:
-        value = float(raw)
-    except ValueError:
-        raise serializers.ValidationError({name: f"{name} doit être un nombre."}) from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise serializers.ValidationError(
-            {name: f"{name} doit être compris entre {low} et {high}."}
-        )
-    return value
-
 
 ServiceCard = inline_serializer(
     "RoutingService",
@@ -72,8 +56,8 @@ ServiceCard = inline_serializer(
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def preview(request) -> Response:
-    lon = _coordinate(request.query_params.get("lon"), "lon", -180, 180)
-    lat = _coordinate(request.query_params.get("lat"), "lat", -90, 90)
+    lon = coordinate(request.query_params.get("lon"), "lon", -180, 180)
+    lat = coordinate(request.query_params.get("lat"), "lat", -90, 90)
     slug = request.query_params.get("category", "")
     category = Category.objects.select_related("domain").filter(slug=slug, is_active=True).first()
     if category is None:

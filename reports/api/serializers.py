@@ -1,0 +1,139 @@
+"""What the report API reads and writes. Public output never carries personal data."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from core.api import coordinate
+from routing.models import Category
+
+from ..models import DESCRIPTION_MAX
+
+
+class ReportCreateSerializer(serializers.Serializer):
+    category = serializers.SlugField(max_length=80)
+    lon = serializers.JSONField(help_text="Longitude, WGS84 (e.g. 3.0105)")
+    lat = serializers.JSONField(help_text="Latitude, WGS84 (e.g. 50.4804)")
+    description = serializers.CharField(
+        allow_blank=True, trim_whitespace=False, help_text=f"At most {DESCRIPTION_MAX} characters"
+    )
+    equipment = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="Id of the equipment picked"
+    )
+    address_label = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=30)
+    contact_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    answers = serializers.DictField(required=False)
+
+    def validate_category(self, slug: str) -> Category:
+        category = (
+            Category.objects.select_related("domain").filter(slug=slug, is_active=True).first()
+        )
+        if category is None:
+            raise serializers.ValidationError("Catégorie inconnue.")
+        return category
+
+    def validate(self, data: dict) -> dict:
+        data["lon"] = coordinate(data.get("lon"), "lon", -180, 180)
+        data["lat"] = coordinate(data.get("lat"), "lat", -90, 90)
+        return data
+
+
+def _lonlat(location) -> dict | None:
+    if location is None:
+        return None
+    point = location.transform(settings.GRC_API_SRID, clone=True)
+    return {"lon": round(point.x, 6), "lat": round(point.y, 6)}
+
+
+def report_public(report, events) -> dict:
+    """A report as anyone may see it: no name, email, phone, internal note or routing trace."""
+    service = report.service
+    return {
+        "reference": report.reference,
+        "status": report.status,
+        "status_label": report.get_status_display(),
+        "status_reason": report.status_reason,
+        "category": {"slug": report.category.slug, "name": report.category.name},
+        "description": report.description,
+        "location": _lonlat(report.location),
+        "address_label": report.address_label,
+        "equipment_label": report.equipment_label,
+        "commune": report.commune.name if report.commune_id else None,
+        "service": {"name": service.name, "organisation": service.organisation.name}
+        if service
+        else None,
+        "created_at": report.created_at.isoformat(),
+        "timeline": [
+            {
+                "at": event.at.isoformat(),
+                "type": event.type,
+                "status": event.status_after or None,
+                "by": event.actor_label,
+                "message": event.message,
+            }
+            for event in events
+            if event.is_public
+        ],
+    }
+
+
+def report_private(report) -> dict:
+    """What the author (or the tracking link's holder) and the handling agents also see."""
+    return {
+        "contact_name": report.contact_name,
+        "contact_email": report.author.email if report.author_id else report.contact_email,
+        "contact_phone": report.contact_phone,
+    }
+
+
+class _Named(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class _Place(serializers.Serializer):
+    lon = serializers.FloatField()
+    lat = serializers.FloatField()
+
+
+class _ServiceName(serializers.Serializer):
+    name = serializers.CharField()
+    organisation = serializers.CharField()
+
+
+class _TimelineLine(serializers.Serializer):
+    at = serializers.DateTimeField()
+    type = serializers.CharField()
+    status = serializers.CharField(allow_null=True)
+    by = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ReportOutSerializer(serializers.Serializer):
+    """The documented shape of a report in answers (built by report_public/report_private)."""
+
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    status_label = serializers.CharField()
+    status_reason = serializers.CharField()
+    category = _Named()
+    description = serializers.CharField()
+    location = _Place()
+    address_label = serializers.CharField()
+    equipment_label = serializers.CharField()
+    commune = serializers.CharField(allow_null=True)
+    service = _ServiceName(allow_null=True)
+    created_at = serializers.DateTimeField()
+    timeline = _TimelineLine(many=True)
+    contact_name = serializers.CharField(required=False, help_text="Author, key holder, agents")
+    contact_email = serializers.CharField(required=False, help_text="Author, key holder, agents")
+    contact_phone = serializers.CharField(required=False, help_text="Author, key holder, agents")
+    tracking_url = serializers.CharField(required=False, help_text="In the creation answer")
+
+
+class ReportListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = ReportOutSerializer(many=True)

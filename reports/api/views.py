@@ -1,0 +1,141 @@
+"""The report API: create (with Idempotency-Key), read a public report, list one's own.
+
+Thin: parse, check, call reports.services / reports.selectors, frame the answer.
+"""
+
+from __future__ import annotations
+
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+
+from core import idempotency
+from tracking.models import Channel
+from tracking.services import tracking_url
+
+from .. import selectors, services
+from .serializers import (
+    ReportCreateSerializer,
+    ReportListSerializer,
+    ReportOutSerializer,
+    report_private,
+    report_public,
+)
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    idempotency.HEADER,
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="A unique key per report (a UUID): retrying with the same key and body returns "
+    "the first answer and creates nothing more; the same key with another body is refused (422).",
+)
+
+
+def _refusal(exc: DjangoValidationError) -> Response:
+    """A report the portal cannot take (outside the CAHC, empty text, ...): 422 with reasons."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    return Response({"errors": errors}, status=422)
+
+
+@extend_schema(
+    summary="Create a report",
+    description="Stores the report, routes it to the service in charge and queues the "
+    "acknowledgement mail. 400 for malformed input, 422 when the portal cannot take it (the "
+    "reason says why: outside the CAHC, a commune not on the portal, ...).",
+    request=ReportCreateSerializer,
+    parameters=[IDEMPOTENCY_PARAMETER],
+    responses={
+        201: OpenApiResponse(
+            ReportOutSerializer, description="The report, its contact and its tracking URL"
+        ),
+        400: OpenApiResponse(description="Malformed input"),
+        422: OpenApiResponse(description="Refused, with the reason"),
+    },
+)
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def report_create(request) -> Response:
+    serializer = ReportCreateSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    user = request.user if request.user.is_authenticated else None
+
+    def write() -> Response:
+        try:
+            report = services.report_create(
+                category=data["category"],
+                location=Point(data["lon"], data["lat"], srid=4326),
+                description=data["description"],
+                channel=Channel.API,
+                author=user,
+                contact_email=data.get("contact_email", ""),
+                contact_phone=data.get("contact_phone", ""),
+                contact_name=data.get("contact_name", ""),
+                equipment_id=data.get("equipment"),
+                address_label=data.get("address_label", ""),
+                answers=data.get("answers") or {},
+            )
+        except DjangoValidationError as exc:
+            return _refusal(exc)
+        report = selectors.report_by_reference(report.reference)
+        body = {
+            **report_public(report, report.events.all()),
+            **report_private(report),
+            "tracking_url": tracking_url(report),
+        }
+        return Response(body, status=201)
+
+    return idempotency.run_once(
+        request=request,
+        principal=request.user,
+        endpoint="reports:create",
+        data=request.data,
+        write=write,
+    )
+
+
+@extend_schema(
+    summary="Read a report",
+    description="Public fields for anyone; contact details too for its author, the holder of "
+    "the tracking link's key (`cle`) and the agents handling it. Hidden reports are 404.",
+    parameters=[OpenApiParameter("cle", OpenApiTypes.STR, required=False)],
+    responses={200: ReportOutSerializer, 404: OpenApiResponse(description="Unknown or hidden")},
+)
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def report_detail(request, reference: str) -> Response:
+    report = selectors.report_by_reference(reference)
+    page = (
+        selectors.report_page(report, user=request.user, access_key=request.GET.get("cle", ""))
+        if report
+        else None
+    )
+    if page is None:
+        raise Http404
+    body = report_public(report, page.events)
+    if page.may_see_private:
+        body.update(report_private(report))
+    return Response(body)
+
+
+@extend_schema(
+    summary="My reports",
+    description="The signed-in citizen's reports, newest first.",
+    responses=ReportListSerializer,
+)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def my_reports(request) -> Response:
+    reports = selectors.reports_of(request.user)
+    return Response(
+        {
+            "count": len(reports),
+            "results": [{**report_public(r, r.events.all()), **report_private(r)} for r in reports],
+        }
+    )
