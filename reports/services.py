@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import permissions
+from core.timing import timed
 from notifications.services import mail_enqueue
 from organisations.models import Service
 from routing.models import Category
@@ -54,7 +55,8 @@ def _validate_text(description: str) -> str:
 
 def _decide(*, category: Category, location: Point, equipment_id: int | None) -> RoutingDecision:
     """Route, and refuse with the routing's own message what no service on the portal handles."""
-    decision = route_for(location=location, category=category, equipment_id=equipment_id)
+    with timed("route"):
+        decision = route_for(location=location, category=category, equipment_id=equipment_id)
     if equipment_id is not None:
         equipment = decision.equipment
         if equipment is None:

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.timing.ServerTimingMiddleware",  # a no-op unless GRC_SERVER_TIMING
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
@@ -307,6 +308,8 @@ GRC_HEALTH_TIMEOUT = float(env_str("GRC_HEALTH_TIMEOUT", "1.0") or "1.0")
 GRC_LAYER_IMPORT_DIR = Path(env_str("GRC_LAYER_IMPORT_DIR", str(BASE_DIR / ".local" / "imports")))
 GRC_LAYER_IMPORT_MAX_BYTES = env_int("GRC_LAYER_IMPORT_MAX_MB", 200) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads stream to a temporary file
+# Server-Timing headers (core/timing.py): for developers and the benchmarks, off by default.
+GRC_SERVER_TIMING = env_bool("GRC_SERVER_TIMING", False)
 GRC_DEMO_DATA_ALLOWED = DEBUG  # the demo command refuses to run on a production configuration
 
 LOGGING = {

@@ -171,3 +171,15 @@ def test_the_report_api_is_in_the_openapi_schema(client, db):
     assert {"201", "400", "422"} <= set(create["responses"])
     assert "/api/reports/{reference}/" in schema["paths"]
     assert "/api/reports/mine/" in schema["paths"]
+
+
+def test_server_timing_names_the_routing_step_only_when_enabled(client, demo, settings):
+    assert "Server-Timing" not in post(client, GOOD)  # off by default
+    from django.test import override_settings
+
+    with override_settings(GRC_SERVER_TIMING=True):
+        response = Client().post(URL, json.dumps(GOOD), content_type="application/json")
+    assert response.status_code == 201
+    timing = dict(part.strip().split(";dur=") for part in response["Server-Timing"].split(","))
+    assert set(timing) == {"route", "total"}
+    assert 0 < float(timing["route"]) < float(timing["total"])
