@@ -6,6 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api.views import me
+from addresses.api.views import search as address_search
 from core.views import favicon, healthz
 from gis_layers.urls import layers_patterns, ogc_patterns, tiles_patterns
 from organisations.api.views import OrganisationList
@@ -13,6 +14,7 @@ from routing.api.views import preview as routing_preview
 from territory.api.views import communes
 
 api_patterns = [
+    path("addresses/", address_search, name="addresses"),
     path("me/", me, name="me"),
     path("organisations/", OrganisationList.as_view(), name="organisations"),
     path("territory/communes/", communes, name="communes"),

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from accounts.models import ServiceMembership
 from accounts.services import membership_grant, organisation_admin_grant, user_upsert
+from addresses.services import demo_addresses_load
 from gis_layers.services import demo_layers_load
 from organisations.models import Organisation
 from organisations.services import organisations_load, service_upsert
@@ -270,5 +271,6 @@ def demo_data_load(*, with_layers: bool = True) -> list[DemoAccount]:
     )
     if with_layers:
         demo_layers_load()
+        demo_addresses_load()  # along the demo streets, which the layers just made
     categories_load()
     return accounts

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "accounts",
     "gis_layers",
     "routing",
+    "addresses",
     "notifications",
     "tracking",
     "reports",
@@ -308,6 +309,10 @@ GRC_HEALTH_TIMEOUT = float(env_str("GRC_HEALTH_TIMEOUT", "1.0") or "1.0")
 GRC_LAYER_IMPORT_DIR = Path(env_str("GRC_LAYER_IMPORT_DIR", str(BASE_DIR / ".local" / "imports")))
 GRC_LAYER_IMPORT_MAX_BYTES = env_int("GRC_LAYER_IMPORT_MAX_MB", 200) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads stream to a temporary file
+# Address search: "local" (our table, from the BAN CSV; works offline) or "ban" (the BAN web API,
+# falling back to the local table when it cannot be reached).
+GRC_ADDRESS_BACKEND = env_str("ADDRESS_BACKEND", "local")
+GRC_BAN_API_URL = env_str("BAN_API_URL", "https://api-adresse.data.gouv.fr/search/")
 # Server-Timing headers (core/timing.py): for developers and the benchmarks, off by default.
 GRC_SERVER_TIMING = env_bool("GRC_SERVER_TIMING", False)
 GRC_DEMO_DATA_ALLOWED = DEBUG  # the demo command refuses to run on a production configuration
