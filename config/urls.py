@@ -10,11 +10,13 @@ from addresses.api.views import search as address_search
 from core.views import favicon, healthz
 from gis_layers.urls import layers_patterns, ogc_patterns, tiles_patterns
 from organisations.api.views import OrganisationList
+from reports.api.views import equipment as report_equipment
 from routing.api.views import preview as routing_preview
 from territory.api.views import communes
 
 api_patterns = [
     path("addresses/", address_search, name="addresses"),
+    path("equipment/", report_equipment, name="equipment"),
     path("me/", me, name="me"),
     path("organisations/", OrganisationList.as_view(), name="organisations"),
     path("territory/communes/", communes, name="communes"),

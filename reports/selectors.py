@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts import permissions
+from routing.models import Category
 from tracking.models import Event
 
 from .models import Report
@@ -59,3 +61,93 @@ def reports_of(user: Any, *, limit: int = 200) -> list[Report]:
         .prefetch_related("events")
         .order_by("-created_at")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class EquipmentHit:
+    """An equipment a citizen may report on, and the point of it nearest to where they are."""
+
+    id: int
+    ref: str
+    layer: str
+    layer_name: str
+    lon: float
+    lat: float
+    distance_m: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_EQUIPMENT_SQL = """
+    SELECT f.id, f.ref, l.slug, l.name,
+           ST_X(ST_Transform(c, 4326)), ST_Y(ST_Transform(c, 4326)), {distance}
+    FROM gis_layers_feature f
+    JOIN gis_layers_layer l ON l.id = f.layer_id
+    CROSS JOIN LATERAL (SELECT {snap} AS c) snap
+    WHERE f.layer_id = ANY(%(layers)s) AND {where}
+    ORDER BY {order}
+    LIMIT %(limit)s
+"""
+_POINT = "ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 2154)"
+
+
+def _public_layer_ids(category: Category) -> list[int]:
+    """The category's equipment layers that citizens may see (public ones only)."""
+    return list(category.layers.filter(visibility="public").values_list("pk", flat=True))
+
+
+def _equipment(sql: str, params: dict) -> list[EquipmentHit]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        EquipmentHit(
+            pk,
+            ref,
+            slug,
+            name,
+            round(lon, 6),
+            round(lat, 6),
+            None if distance is None else round(distance, 1),
+        )
+        for pk, ref, slug, name, lon, lat, distance in rows
+    ]
+
+
+def equipment_near(
+    category: Category, *, lon: float, lat: float, radius_m: float = 60, limit: int = 15
+) -> list[EquipmentHit]:
+    """The category's equipment within ``radius_m`` of a point, nearest first (GiST KNN); for
+    lines and areas (a street, a park) the point of it nearest to the citizen."""
+    layers = _public_layer_ids(category)
+    if not layers:
+        return []
+    sql = _EQUIPMENT_SQL.format(
+        snap=f"ST_ClosestPoint(f.geom, {_POINT})",
+        distance=f"ST_Distance(f.geom, {_POINT})",
+        where=f"ST_DWithin(f.geom, {_POINT}, %(radius)s)",
+        order=f"f.geom <-> {_POINT}, f.id",
+    )
+    return _equipment(
+        sql, {"layers": layers, "lon": lon, "lat": lat, "radius": radius_m, "limit": limit}
+    )
+
+
+def equipment_by_ref(category: Category, ref: str) -> list[EquipmentHit]:
+    """The equipment whose plate reads ``ref`` (case, spaces and dashes ignored) in the
+    category's layers: the non-map way to say where the problem is. The exact form uses the
+    (layer, ref) index; the loose one scans the category's layers (thousands of rows)."""
+    layers = _public_layer_ids(category)
+    exact = ref.strip().upper()[:100]
+    loose = "".join(c for c in exact if c.isalnum())  # "lib ep 42" finds "LIB-EP-42"
+    if not layers or not loose:
+        return []
+    sql = _EQUIPMENT_SQL.format(
+        snap="ST_PointOnSurface(f.geom)",
+        distance="NULL::float",
+        where="(f.ref = %(exact)s "
+        "OR regexp_replace(upper(f.ref), '[^A-Z0-9]', '', 'g') = %(loose)s)",
+        order="f.id",
+    )
+    return _equipment(sql, {"layers": layers, "exact": exact, "loose": loose, "limit": 5})

@@ -137,3 +137,17 @@ class ReportOutSerializer(serializers.Serializer):
 class ReportListSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     results = ReportOutSerializer(many=True)
+
+
+class _EquipmentHit(serializers.Serializer):
+    id = serializers.IntegerField()
+    ref = serializers.CharField()
+    layer = serializers.CharField()
+    layer_name = serializers.CharField()
+    lon = serializers.FloatField()
+    lat = serializers.FloatField()
+    distance_m = serializers.FloatField(allow_null=True)
+
+
+class EquipmentListSerializer(serializers.Serializer):
+    results = _EquipmentHit(many=True)

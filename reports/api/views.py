@@ -10,16 +10,19 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
 from core import idempotency
+from core.api import coordinate
 from tracking.models import Channel
 from tracking.services import tracking_url
 
 from .. import selectors, services
 from .serializers import (
+    EquipmentListSerializer,
     ReportCreateSerializer,
     ReportListSerializer,
     ReportOutSerializer,
@@ -139,3 +142,35 @@ def my_reports(request) -> Response:
             "results": [{**report_public(r, r.events.all()), **report_private(r)} for r in reports],
         }
     )
+
+
+@extend_schema(
+    summary="Equipment a report may be about",
+    description="The category's public equipment near a point (`lon`, `lat`, `radius` in metres, "
+    "at most 200), nearest first, or the one whose plate reads `ref`. For streets and parks the "
+    "position given is the point of them nearest to the citizen (where a pin snaps).",
+    parameters=[
+        OpenApiParameter("category", OpenApiTypes.STR, required=True),
+        OpenApiParameter("lon", OpenApiTypes.NUMBER, required=False),
+        OpenApiParameter("lat", OpenApiTypes.NUMBER, required=False),
+        OpenApiParameter("radius", OpenApiTypes.NUMBER, required=False),
+        OpenApiParameter("ref", OpenApiTypes.STR, required=False),
+    ],
+    responses=EquipmentListSerializer,
+)
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def equipment(request) -> Response:
+    params = request.query_params
+    try:
+        category = ReportCreateSerializer().validate_category(params.get("category", ""))
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"category": exc.detail}) from None
+    if params.get("ref"):
+        hits = selectors.equipment_by_ref(category, params["ref"])
+    else:
+        lon = coordinate(params.get("lon"), "lon", -180, 180)
+        lat = coordinate(params.get("lat"), "lat", -90, 90)
+        radius = coordinate(params.get("radius", "60"), "radius", 1, 200)
+        hits = selectors.equipment_near(category, lon=lon, lat=lat, radius_m=radius)
+    return Response({"results": [hit.as_dict() for hit in hits]})
