@@ -101,7 +101,10 @@ def routable_pairs() -> list[tuple]:
     from routing.selectors import route_for
 
     rng = random.Random(SEED)
-    categories = list(Category.objects.select_related("domain").filter(is_active=True))
+    # JSON without photos: the categories that do not require one.
+    categories = list(
+        Category.objects.select_related("domain").filter(is_active=True, photo_required=False)
+    )
     pairs = []
     while len(pairs) < PAIRS:
         lon = rng.uniform(LIBERCOURT_BOX[0], LIBERCOURT_BOX[2])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tracking.models import CitizenRequest
@@ -42,3 +43,32 @@ class Report(CitizenRequest):
         verbose_name = _("signalement")
         verbose_name_plural = _("signalements")
         ordering = ["-created_at"]
+
+
+class Photo(models.Model):
+    """A photo of a report, stored re-encoded under a name the server made (reports.photos)."""
+
+    report = models.ForeignKey(
+        Report, on_delete=models.CASCADE, related_name="photos", verbose_name=_("signalement")
+    )
+    file = models.CharField(_("fichier"), max_length=100, unique=True, editable=False)
+    thumbnail = models.CharField(_("vignette"), max_length=100, blank=True, editable=False)
+    width = models.PositiveIntegerField(_("largeur"))
+    height = models.PositiveIntegerField(_("hauteur"))
+    digest = models.CharField(_("empreinte de l'envoi"), max_length=64, editable=False)
+    position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+    is_hidden = models.BooleanField(_("masquée (modération)"), default=False)
+    created_at = models.DateTimeField(_("ajoutée le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        ordering = ["report", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.file
+
+    @property
+    def name(self) -> str:
+        """The public name in URLs: the server-made file name."""
+        return self.file.rsplit("/", 1)[-1]

@@ -8,12 +8,13 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from accounts import permissions
 from routing.models import Category
 from tracking.models import Event
 
-from .models import Report
+from .models import Photo, Report
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class ReportView:
     events: list[Event]
     may_see_private: bool  # contact details, internal notes (the handling agents, the author)
     is_handler: bool
+    photos: list[dict]
 
 
 def report_by_reference(reference: str) -> Report | None:
@@ -29,9 +31,39 @@ def report_by_reference(reference: str) -> Report | None:
         Report.objects.select_related(
             "category", "category__domain", "service", "service__organisation", "commune"
         )
+        .prefetch_related("photos")
         .filter(reference=reference)
         .first()
     )
+
+
+def photo_by_name(report: Report, name: str) -> Photo | None:
+    """A photo of the report by its public name (the photo's or its thumbnail's file name)."""
+    if not name.endswith(".jpg") or "/" in name or len(name) > 60:
+        return None
+    stem = name.removesuffix(".jpg").removesuffix(".thumb")
+    photo = report.photos.filter(file__endswith=f"/{stem}.jpg").first()
+    if photo is None or name not in (photo.name, photo.thumbnail.rsplit("/", 1)[-1]):
+        return None
+    return photo
+
+
+def photo_links(report: Report, *, include_hidden: bool = False) -> list[dict]:
+    """Links to a report's photos and thumbnails (the photo itself until its thumbnail is made)."""
+    links = []
+    for photo in report.photos.all():
+        if photo.is_hidden and not include_hidden:
+            continue
+        thumb = photo.thumbnail.rsplit("/", 1)[-1] if photo.thumbnail else photo.name
+        links.append(
+            {
+                "url": reverse("reports:photo", args=[report.reference, photo.name]),
+                "thumbnail_url": reverse("reports:photo", args=[report.reference, thumb]),
+                "width": photo.width,
+                "height": photo.height,
+            }
+        )
+    return links
 
 
 def report_page(report: Report, *, user: Any, access_key: str = "") -> ReportView | None:
@@ -49,7 +81,11 @@ def report_page(report: Report, *, user: Any, access_key: str = "") -> ReportVie
     if not is_handler:
         events = events.filter(is_public=True)
     return ReportView(
-        report=report, events=list(events), may_see_private=may_see_private, is_handler=is_handler
+        report=report,
+        events=list(events),
+        may_see_private=may_see_private,
+        is_handler=is_handler,
+        photos=photo_links(report, include_hidden=is_handler),
     )
 
 

@@ -6,6 +6,8 @@ Status, replies, transfers are the shared request services of ``tracking.service
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,10 @@ from routing.selectors import RoutingDecision, route_for
 from tracking import services as tracking
 from tracking.models import Channel, Event, Kind
 
-from .models import DESCRIPTION_MAX, Report
+from .models import DESCRIPTION_MAX, Photo, Report
+from .photos import CheckedPhoto, new_photo_path, thumbnail, write_file
+
+logger = logging.getLogger(__name__)
 
 # A picked equipment must be where the pin is: further than this, the pin or the pick is wrong.
 EQUIPMENT_MAX_DISTANCE_M = 50.0
@@ -100,13 +105,20 @@ def report_create(
     equipment_id: int | None = None,
     address_label: str = "",
     answers: dict | None = None,
+    photos: Sequence[CheckedPhoto] = (),
 ) -> Report:
-    """Store a report, route it, and queue its acknowledgement of receipt.
+    """Store a report with its photos, route it, and queue its acknowledgement of receipt.
 
     Refused (ValidationError, nothing stored) when the text is empty or too long, the category
     is closed, the place is outside the CAHC or handled by a body not on the portal, the
-    equipment does not fit, or the category wants an identity and none is given.
+    equipment does not fit, the category wants an identity or a photo and none is given, or
+    there are too many photos. Photos come checked and re-encoded (reports.photos.photo_check,
+    done by the caller before the transaction: decoding is slow).
     """
+    if len(photos) > settings.GRC_PHOTO_MAX_COUNT:
+        raise ValidationError({"photos": f"Au plus {settings.GRC_PHOTO_MAX_COUNT} photos."})
+    if category.photo_required and not photos:
+        raise ValidationError({"photos": "Pour cette catégorie, joignez au moins une photo."})
     if not category.is_active:
         raise ValidationError({"category": "Cette catégorie n'est plus proposée."})
     description = _validate_text(description)
@@ -163,6 +175,7 @@ def report_create(
         message=category.public_message,
     )
     tracking.routing_record(report, decision)
+    _photos_store(report, photos)
     if email:
         tracking.follower_add(report, email=email, user=author)
         service = Service.objects.select_related("organisation").get(pk=report.service_id)
@@ -217,6 +230,72 @@ def report_change_plan(
         raise ValidationError("Rien n'a changé.")
     decision = _decide(category=new_category, location=new_location, equipment_id=equipment_id)
     return ReportChange(new_category, new_location, equipment_id, changes, decision)
+
+
+def _photos_store(report: Report, photos: Sequence[CheckedPhoto]) -> None:
+    """Write the photo files under server-made names and record them; thumbnails are asked
+    for once committed. Files of a transaction that does not commit are removed by
+    photos_sweep_orphans()."""
+    for position, photo in enumerate(photos):
+        relative = new_photo_path()
+        write_file(relative, photo.data)
+        Photo.objects.create(
+            report=report,
+            file=relative,
+            width=photo.width,
+            height=photo.height,
+            digest=photo.digest,
+            position=position,
+        )
+    if photos:
+        report_id = report.pk
+        transaction.on_commit(lambda: thumbnails_request(report_id))
+
+
+def thumbnails_request(report_id: int) -> None:
+    """Ask a worker for the thumbnails; if the broker is down the hourly sweep makes them."""
+    from .tasks import photo_thumbnails_task
+
+    try:
+        photo_thumbnails_task.delay(report_id)
+    except Exception as exc:  # kombu raises several types; none may break the request
+        logger.warning(
+            "broker unavailable, thumbnails of report %s left for the sweep: %s", report_id, exc
+        )
+
+
+def photo_thumbnails_make(report_id: int | None = None) -> int:
+    """Make the missing thumbnails (of one report, or of all). Idempotent."""
+    missing = Photo.objects.filter(thumbnail="")
+    if report_id is not None:
+        missing = missing.filter(report_id=report_id)
+    made = 0
+    for photo in missing:
+        source = settings.GRC_PHOTO_ROOT / photo.file
+        if not source.exists():
+            continue
+        relative = photo.file.replace(".jpg", ".thumb.jpg")
+        write_file(relative, thumbnail(source.read_bytes()))
+        Photo.objects.filter(pk=photo.pk).update(thumbnail=relative)
+        made += 1
+    return made
+
+
+def photos_sweep_orphans(*, older_than: dt.timedelta = dt.timedelta(hours=1)) -> int:
+    """Delete photo files that no row names (a submission whose transaction did not commit)."""
+    root = settings.GRC_PHOTO_ROOT
+    if not root.exists():
+        return 0
+    known = set(Photo.objects.values_list("file", flat=True))
+    known |= set(Photo.objects.exclude(thumbnail="").values_list("thumbnail", flat=True))
+    limit = (timezone.now() - older_than).timestamp()
+    removed = 0
+    for path in root.glob("*/*.jpg"):
+        relative = path.relative_to(root).as_posix()
+        if relative not in known and path.stat().st_mtime < limit:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 @transaction.atomic

@@ -6,4 +6,5 @@ app_name = "reports"
 
 urlpatterns = [
     path("<str:reference>/", views.report_detail, name="detail"),
+    path("<str:reference>/photos/<str:name>", views.report_photo, name="photo"),
 ]

@@ -1,4 +1,5 @@
-from django.http import Http404, HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from . import selectors
@@ -17,4 +18,30 @@ def report_detail(request: HttpRequest, reference: str) -> HttpResponse:
     # out of the Referer sent to other sites.
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def report_photo(request: HttpRequest, reference: str, name: str) -> FileResponse:
+    """A report's photo or thumbnail, for whoever may see the report (and hidden photos only
+    for those handling it), under its server-made name, with headers that forbid any other use
+    than showing an image."""
+    report = selectors.report_by_reference(reference)
+    page = (
+        selectors.report_page(report, user=request.user, access_key=request.GET.get("cle", ""))
+        if report
+        else None
+    )
+    photo = selectors.photo_by_name(report, name) if page else None
+    if photo is None or (photo.is_hidden and not page.is_handler):
+        raise Http404
+    relative = photo.file if name == photo.name else photo.thumbnail
+    path = settings.GRC_PHOTO_ROOT / relative
+    if not path.is_file():
+        raise Http404
+    response = FileResponse(path.open("rb"), content_type="image/jpeg")
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    public = not (report.is_hidden or photo.is_hidden)
+    response["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
     return response

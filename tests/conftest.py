@@ -224,14 +224,23 @@ def categories(demo):
 @pytest.fixture
 def make_report(categories):
     """Create a report through the real service (routing included); defaults to a pothole at
-    Libercourt's town hall reported with an email address."""
+    Libercourt's town hall reported with an email address, and a photo where one is required."""
     from reports.services import report_create
 
+    from .images import checked_jpeg
     from .points import TOWN_HALL
 
     def make(slug="nid-de-poule", location=TOWN_HALL, **kw):
         kw.setdefault("description", "Un trou profond devant le numéro 12.")
         kw.setdefault("contact_email", "habitant@example.org")
+        if categories[slug].photo_required:
+            kw.setdefault("photos", [checked_jpeg()])
         return report_create(category=categories[slug], location=location, **kw)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _photo_root(settings, tmp_path):
+    """Each test writes report photos under its own directory (rolled-back tests leave files)."""
+    settings.GRC_PHOTO_ROOT = tmp_path / "photos"

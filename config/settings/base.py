@@ -217,6 +217,7 @@ CELERY_BEAT_SCHEDULE = {
     # Mails whose first send failed (mail server or broker down) are retried from the outbox.
     "flush-outbox": {"task": "notifications.flush_outbox", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "core.purge_idempotency_keys", "schedule": 3600.0},
+    "photos-sweep": {"task": "reports.photos_sweep", "schedule": 3600.0},
 }
 
 # --- Authentication ----------------------------------------------------------------------------
@@ -248,6 +249,13 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / ".local" / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / ".local" / "media")))
+# Report photos live outside MEDIA_ROOT: they are served by a view that checks who may see them.
+GRC_PHOTO_ROOT = Path(env_str("PHOTO_ROOT", str(BASE_DIR / ".local" / "photos")))
+GRC_PHOTO_MAX_BYTES = env_int("PHOTO_MAX_MB", 10) * 1024 * 1024  # per photo, as uploaded
+GRC_PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_MEGAPIXELS", 40) * 1_000_000  # checked before decoding
+GRC_PHOTO_MAX_COUNT = 3
+GRC_PHOTO_MAX_SIDE = 2048  # stored photos are re-encoded at most this wide or high
+GRC_THUMBNAIL_SIDE = 320
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -40,3 +40,6 @@ GRC_DEMO_DATA_ALLOWED = True
 # Static files straight from the apps (no collectstatic needed).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Report photos written by the tests (and by the Celery worker the browser tests start).
+GRC_PHOTO_ROOT = BASE_DIR / ".local" / "test-photos"  # noqa: F405

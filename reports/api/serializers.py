@@ -9,6 +9,7 @@ from core.api import coordinate
 from routing.models import Category
 
 from ..models import DESCRIPTION_MAX
+from ..selectors import photo_links
 
 
 class ReportCreateSerializer(serializers.Serializer):
@@ -26,6 +27,11 @@ class ReportCreateSerializer(serializers.Serializer):
     contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=30)
     contact_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     answers = serializers.DictField(required=False)
+    photos = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        help_text="Multipart only: up to 3 JPEG, PNG or WebP files of at most 10 MB each",
+    )
 
     def validate_category(self, slug: str) -> Category:
         category = (
@@ -66,6 +72,7 @@ def report_public(report, events) -> dict:
         if service
         else None,
         "created_at": report.created_at.isoformat(),
+        "photos": photo_links(report),
         "timeline": [
             {
                 "at": event.at.isoformat(),
@@ -112,6 +119,13 @@ class _TimelineLine(serializers.Serializer):
     message = serializers.CharField()
 
 
+class _PhotoLinks(serializers.Serializer):
+    url = serializers.CharField()
+    thumbnail_url = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
 class ReportOutSerializer(serializers.Serializer):
     """The documented shape of a report in answers (built by report_public/report_private)."""
 
@@ -127,6 +141,7 @@ class ReportOutSerializer(serializers.Serializer):
     commune = serializers.CharField(allow_null=True)
     service = _ServiceName(allow_null=True)
     created_at = serializers.DateTimeField()
+    photos = _PhotoLinks(many=True)
     timeline = _TimelineLine(many=True)
     contact_name = serializers.CharField(required=False, help_text="Author, key holder, agents")
     contact_email = serializers.CharField(required=False, help_text="Author, key holder, agents")

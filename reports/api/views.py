@@ -5,6 +5,7 @@ Thin: parse, check, call reports.services / reports.selectors, frame the answer.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -21,6 +22,7 @@ from tracking.models import Channel
 from tracking.services import tracking_url
 
 from .. import selectors, services
+from ..photos import PhotoTooLarge, photo_check
 from .serializers import (
     EquipmentListSerializer,
     ReportCreateSerializer,
@@ -51,7 +53,10 @@ def _refusal(exc: DjangoValidationError) -> Response:
     description="Stores the report, routes it to the service in charge and queues the "
     "acknowledgement mail. 400 for malformed input, 422 when the portal cannot take it (the "
     "reason says why: outside the CAHC, a commune not on the portal, ...).",
-    request=ReportCreateSerializer,
+    request={
+        "application/json": ReportCreateSerializer,
+        "multipart/form-data": ReportCreateSerializer,
+    },
     parameters=[IDEMPOTENCY_PARAMETER],
     responses={
         201: OpenApiResponse(
@@ -64,10 +69,24 @@ def _refusal(exc: DjangoValidationError) -> Response:
 @api_view(["POST"])
 @permission_classes([AllowAny])
 def report_create(request) -> Response:
+    too_big = _refuse_oversized(request)
+    if too_big is not None:
+        return too_big
     serializer = ReportCreateSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
     user = request.user if request.user.is_authenticated else None
+    uploads = request.FILES.getlist("photos")
+    if len(uploads) > settings.GRC_PHOTO_MAX_COUNT:
+        return _refusal(
+            DjangoValidationError({"photos": f"Au plus {settings.GRC_PHOTO_MAX_COUNT} photos."})
+        )
+    try:
+        photos = [photo_check(u, name=f"Photo {n}") for n, u in enumerate(uploads, 1)]
+    except PhotoTooLarge as exc:
+        return Response({"errors": {"photos": exc.messages}}, status=413)
+    except DjangoValidationError as exc:
+        return _refusal(DjangoValidationError({"photos": exc.messages}))
 
     def write() -> Response:
         try:
@@ -83,6 +102,7 @@ def report_create(request) -> Response:
                 equipment_id=data.get("equipment"),
                 address_label=data.get("address_label", ""),
                 answers=data.get("answers") or {},
+                photos=photos,
             )
         except DjangoValidationError as exc:
             return _refusal(exc)
@@ -94,13 +114,36 @@ def report_create(request) -> Response:
         }
         return Response(body, status=201)
 
+    fields = {k: v for k, v in request.data.items() if k != "photos"}
     return idempotency.run_once(
         request=request,
         principal=request.user,
         endpoint="reports:create",
-        data=request.data,
+        data={**fields, "photos": [p.digest for p in photos]},
         write=write,
     )
+
+
+def _refuse_oversized(request) -> Response | None:
+    """413 before reading a body that cannot be accepted (3 photos at the cap, plus the form)."""
+    limit = settings.GRC_PHOTO_MAX_COUNT * settings.GRC_PHOTO_MAX_BYTES + 1_048_576
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return Response(
+            {
+                "errors": {
+                    "photos": [
+                        f"Envoi de {length / 1_048_576:.0f} Mo : au plus "
+                        f"{limit // 1_048_576} Mo en tout (3 photos)."
+                    ]
+                }
+            },
+            status=413,
+        )
+    return None
 
 
 @extend_schema(

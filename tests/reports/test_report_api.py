@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/reports/"
 GOOD = {
-    "category": "nid-de-poule",
+    "category": "signalisation",  # roads, no photo required: the JSON API can send it
     "lon": 3.01054,
     "lat": 50.480422,
     "description": "Un trou profond devant le numéro 12.",

@@ -40,7 +40,9 @@ def test_a_report_is_stored_routed_and_acknowledged(
     assert report.reference in mail.subject
     assert f"/signalements/{report.reference}/?cle={report.access_key}" in mail.body
     assert "Voirie" in mail.body
-    assert len(callbacks) == 1  # the send is asked for once the transaction commits
+    # Once committed: the thumbnails of its photo and the mail's send are asked for.
+    assert len(callbacks) == 2
+    assert report.photos.count() == 1
 
 
 def test_outside_the_cahc_is_refused_naming_the_commune_and_nothing_is_stored(make_report):
@@ -88,8 +90,8 @@ def test_creation_is_a_dozen_statements_with_one_routing_query(
     make_report, django_assert_max_num_queries
 ):
     """Savepoint and its release, routing, number, two inserts for the report, two events,
-    follower, the service for the mail, the outbox's dedupe check and insert."""
+    the photo, follower, the service for the mail, the outbox's dedupe check and insert."""
     make_report()  # warm caches (content types)
-    with django_assert_max_num_queries(12) as queries:
+    with django_assert_max_num_queries(13) as queries:
         make_report()
     assert sum("routing_decide" in q["sql"] for q in queries.captured_queries) == 1
