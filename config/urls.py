@@ -11,6 +11,7 @@ from core.views import favicon, healthz
 from gis_layers.urls import layers_patterns, ogc_patterns, tiles_patterns
 from organisations.api.views import OrganisationList
 from reports.api.views import equipment as report_equipment
+from reports.journey import report_new
 from routing.api.views import preview as routing_preview
 from territory.api.views import communes
 
@@ -38,6 +39,7 @@ urlpatterns = [
     path("tiles/", include(tiles_patterns)),
     path("compte/", include("accounts.urls")),
     path("intranet/", include("intranet.urls")),
+    path("signaler/", report_new, name="report-new"),
     path("signalements/", include("reports.urls")),
     path("", include("core.urls")),
 ]

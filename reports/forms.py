@@ -115,3 +115,108 @@ class ReportCorrectionForm(forms.ModelForm):
             if hasattr(exc, "error_dict"):  # else "nothing changed": the same point re-serialised
                 add_service_errors(self, exc)
         return data
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultiplePhotoField(forms.FileField):
+    """Up to three files; their content is checked by reports.photos, not here."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        return [super(MultiplePhotoField, self).clean(f, initial) for f in files]
+
+
+def category_choices() -> list:
+    """Categories grouped by domain (an <optgroup> per domain), for the select list."""
+    from routing.models import Category
+
+    groups: dict[str, list] = {}
+    for category in Category.objects.filter(is_active=True).select_related("domain"):
+        groups.setdefault(category.domain.name, []).append((category.slug, category.name))
+    return [("", _("— Choisissez —")), *groups.items()]
+
+
+class ReportForm(forms.Form):
+    """The citizen's report, in steps that also work without JavaScript: each step button
+    posts the form back (``action``) and the page shows what comes next."""
+
+    category = forms.ChoiceField(label=_("Le problème"))
+    address_query = forms.CharField(
+        label=_("Adresse"),
+        required=False,
+        max_length=200,
+        help_text=_("Par exemple : 12 rue Jean-Jaurès"),
+    )
+    # "lon|lat|label" of the address picked among those found (checked by the view).
+    address_choice = forms.CharField(
+        label=_("Adresses trouvées"), required=False, max_length=320, widget=forms.RadioSelect
+    )
+    equipment_ref = forms.CharField(
+        label=_("Numéro inscrit sur l'équipement"),
+        required=False,
+        max_length=100,
+        help_text=_("Par exemple : EP-0042 sur un lampadaire, BAV-001 sur une borne à verre"),
+    )
+    lon = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-180, max_value=180)
+    lat = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-90, max_value=90)
+    address_label = forms.CharField(required=False, widget=forms.HiddenInput, max_length=255)
+    equipment = forms.TypedChoiceField(
+        label=_("Équipement concerné"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        widget=forms.RadioSelect,
+    )
+    description = forms.CharField(
+        label=_("Décrivez le problème"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "maxlength": 4000}),
+        help_text=_("4 000 caractères au plus. N'indiquez pas de données personnelles."),
+    )
+    photos = MultiplePhotoField(
+        label=_("Photos (facultatif, 3 au plus)"),
+        required=False,
+        help_text=_(
+            "JPEG, PNG ou WebP, 10 Mo au plus chacune. Nous retirons la position GPS "
+            "et toutes les informations cachées de vos photos."
+        ),
+    )
+    contact_email = forms.EmailField(label=_("Votre adresse électronique"), required=False)
+    contact_phone = forms.CharField(
+        label=_("Votre téléphone (facultatif)"), required=False, max_length=30
+    )
+    privacy = forms.BooleanField(
+        label=_("J'ai lu comment mes données sont utilisées."),
+        required=False,
+    )
+    # A field people do not see (hidden by CSS and from assistive technologies): bots fill it.
+    website = forms.CharField(label=_("Ne pas remplir"), required=False)
+
+    def __init__(self, *args, address_hits=(), equipment_hits=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = category_choices()
+        self.fields["address_choice"].widget.choices = [
+            (f"{h.lon}|{h.lat}|{h.label}", h.label) for h in address_hits
+        ]
+        self.fields["equipment"].choices = [
+            (
+                h.id,
+                f"{h.ref} – {h.layer_name}"
+                + (f" (à {h.distance_m:.0f} m)" if h.distance_m is not None else ""),
+            )
+            for h in equipment_hits
+        ]
+
+    def clean_website(self):
+        if self.cleaned_data.get("website"):
+            raise ValidationError(_("Envoi refusé."))
+        return ""

@@ -187,3 +187,53 @@ def equipment_by_ref(category: Category, ref: str) -> list[EquipmentHit]:
         order="f.id",
     )
     return _equipment(sql, {"layers": layers, "exact": exact, "loose": loose, "limit": 5})
+
+
+DUPLICATE_RADIUS_M = 50
+
+
+def open_reports_near(
+    category: Category, *, lon: float, lat: float, equipment_id: int | None = None, limit: int = 5
+) -> list[dict]:
+    """Open, visible reports of the same category within DUPLICATE_RADIUS_M of the point, or
+    on the same equipment: what the citizen may join ("me too") instead of filing again."""
+    from tracking.models import OPEN_STATUSES
+
+    sql = """
+        WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 2154) AS g)
+        SELECT c.reference, c.created_at, c.status, r.equipment_label, r.address_label,
+               round(ST_Distance(c.location, p.g)::numeric, 0),
+               (SELECT count(*) FROM tracking_follower f WHERE f.request_id = c.id AND f.is_me_too)
+        FROM reports_report r
+        JOIN tracking_citizenrequest c ON c.id = r.citizenrequest_ptr_id
+        CROSS JOIN p
+        WHERE c.category_id = %(category)s AND c.status = ANY(%(open)s) AND NOT r.is_hidden
+          AND (ST_DWithin(c.location, p.g, %(radius)s)
+               OR (%(equipment)s::bigint IS NOT NULL AND r.equipment_id = %(equipment)s))
+        ORDER BY (r.equipment_id IS NOT DISTINCT FROM %(equipment)s) DESC, c.location <-> p.g
+        LIMIT %(limit)s
+    """
+    params = {
+        "lon": lon,
+        "lat": lat,
+        "category": category.pk,
+        "open": sorted(OPEN_STATUSES),
+        "radius": DUPLICATE_RADIUS_M,
+        "equipment": equipment_id,
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        {
+            "reference": ref,
+            "created_at": created,
+            "status": status,
+            "equipment_label": equipment,
+            "address_label": address,
+            "distance_m": int(distance),
+            "me_too": me_too,
+        }
+        for ref, created, status, equipment, address, distance, me_too in rows
+    ]

@@ -361,3 +361,17 @@ def report_change(
             topic="reroute:service",
         )
     return event
+
+
+@transaction.atomic
+def report_me_too(report: Report, *, email: str = "", user: Any = None) -> bool:
+    """A citizen has the same problem: they follow the report instead of filing it again, and
+    are told of every step. Returns False if that address already followed it."""
+    address = (user.email if user is not None else email or "").strip().lower()
+    if not address:
+        raise ValidationError({"contact_email": "Indiquez votre adresse pour être tenu informé."})
+    if not report.is_open or report.is_hidden:
+        raise ValidationError("Ce signalement n'est plus ouvert : déposez-en un nouveau.")
+    before = report.followers.filter(email=address).exists()
+    tracking.follower_add(report, email=address, user=user, is_me_too=True)
+    return not before

@@ -1,0 +1,221 @@
+"""The citizen's reporting journey (/signaler/): server-rendered, in steps that work without
+JavaScript and by keyboard; the map only fills the same fields.
+
+Steps, each a button posting the form back (``action``): choose the problem; place it (map
+click, address search, or the number on the equipment); see who will handle it, the equipment
+around and the open reports already there ("me too"); describe it, add photos and contact
+details, read the privacy notice, send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from addresses.selectors import address_backend
+from core.maps import map_config
+from organisations.models import Service
+from routing.models import Category
+from routing.selectors import RoutingDecision, route_for
+from tracking.models import Channel
+
+from . import selectors, services
+from .forms import ReportForm, add_service_errors
+from .photos import PhotoTooLarge, photo_check
+
+
+@dataclass
+class Place:
+    lon: float | None = None
+    lat: float | None = None
+    label: str = ""
+    address_hits: list = field(default_factory=list)
+    equipment_hits: list = field(default_factory=list)
+    decision: RoutingDecision | None = None
+    service: Service | None = None
+    duplicates: list = field(default_factory=list)
+    notice: str = ""
+    picked: int | None = None  # the equipment found by its number
+
+    @property
+    def known(self) -> bool:
+        return self.lon is not None and self.lat is not None
+
+
+def _float(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is None or abs(value) <= 180 else None
+
+
+def _place(data, category: Category | None, action: str) -> Place:
+    """Where the report is, from what was posted: an address picked, a plate number, the map."""
+    place = Place(
+        lon=_float(data.get("lon")),
+        lat=_float(data.get("lat")),
+        label=data.get("address_label", "")[:255],
+    )
+    if action == "search":
+        query = data.get("address_query", "").strip()
+        if len(query) < 3:
+            place.notice = _("Tapez au moins 3 caractères de l'adresse.")
+        else:
+            place.address_hits = address_backend().search(query, limit=8)
+            if not place.address_hits:
+                place.notice = _(
+                    "Aucune adresse trouvée : vérifiez l'orthographe ou utilisez la carte."
+                )
+        return place
+    choice = data.get("address_choice", "")
+    if action == "locate" and choice.count("|") >= 2:
+        lon, lat, label = choice.split("|", 2)
+        place.lon, place.lat, place.label = _float(lon), _float(lat), label[:255]
+    if action == "find" and category is not None:
+        hits = selectors.equipment_by_ref(category, data.get("equipment_ref", ""))
+        if hits:
+            place.lon, place.lat, place.label = hits[0].lon, hits[0].lat, ""
+            place.picked = hits[0].id
+        else:
+            place.notice = _("Aucun équipement de ce type ne porte ce numéro.")
+    if place.known and category is not None:
+        place.decision = route_for(
+            location=Point(place.lon, place.lat, srid=4326), category=category
+        )
+        if place.decision.service_id:
+            place.service = Service.objects.select_related("organisation").get(
+                pk=place.decision.service_id
+            )
+        place.equipment_hits = selectors.equipment_near(category, lon=place.lon, lat=place.lat)
+        place.duplicates = selectors.open_reports_near(category, lon=place.lon, lat=place.lat)
+    return place
+
+
+def report_new(request: HttpRequest) -> HttpResponse:
+    data = request.POST if request.method == "POST" else request.GET
+    action = request.POST.get("action") or ("metoo" if "metoo" in request.POST else "")
+    category = (
+        Category.objects.select_related("domain")
+        .filter(slug=data.get("category", ""), is_active=True)
+        .first()
+    )
+    place = _place(data, category, action)
+    posted = None
+    if request.method == "POST":
+        # The place found at this step (an address picked, a plate) goes back into the form.
+        posted = request.POST.copy()
+        if place.known:
+            for key, value in (
+                ("lon", place.lon),
+                ("lat", place.lat),
+                ("address_label", place.label),
+            ):
+                posted[key] = value  # replaces (QueryDict.update would append)
+        if action in ("locate", "find"):
+            posted.pop("equipment", None)
+        if place.picked:
+            posted["equipment"] = place.picked
+    form = ReportForm(
+        posted,
+        request.FILES or None,
+        initial={"category": category.slug if category else ""},
+        address_hits=place.address_hits,
+        equipment_hits=place.equipment_hits,
+    )
+    if action == "metoo":
+        return _me_too(request, form)
+    if action == "submit":
+        report = _submit(request, form, category, place)
+        if report is not None:
+            messages.success(
+                request,
+                _(
+                    "Votre signalement %(ref)s est bien reçu. "
+                    "Un accusé de réception vous est envoyé."
+                )
+                % {"ref": report.reference},
+            )
+            detail = reverse("reports:detail", args=[report.reference])
+            return redirect(f"{detail}?cle={report.access_key}")
+    context = {
+        "form": form,
+        "category": category,
+        "place": place,
+        "equipment_points": [h.as_dict() for h in place.equipment_hits],
+        "map_config": map_config(),
+        "routed": place.decision is not None and place.decision.status == "routed",
+    }
+    return render(request, "reports/new.html", context, status=200)
+
+
+def _submit(request, form: ReportForm, category: Category | None, place: Place):
+    if not form.is_valid():
+        return None
+    data = form.cleaned_data
+    if category is None:
+        form.add_error("category", _("Choisissez le problème à signaler."))
+    if not place.known:
+        form.add_error(None, _("Indiquez où se trouve le problème (carte, adresse ou numéro)."))
+    if not data["privacy"]:
+        form.add_error("privacy", _("Lisez l'information sur vos données, puis cochez la case."))
+    if form.errors:
+        return None
+    location = Point(place.lon, place.lat, srid=4326)
+    equipment = next((h for h in place.equipment_hits if h.id == data.get("equipment")), None)
+    if equipment is not None:  # the pin snaps to the equipment picked
+        location = Point(equipment.lon, equipment.lat, srid=4326)
+    try:
+        photos = [
+            photo_check(f, name=_("Photo %(n)s") % {"n": n})
+            for n, f in enumerate(data["photos"], 1)
+        ]
+    except PhotoTooLarge as exc:
+        form.add_error("photos", exc.messages)
+        return None
+    except ValidationError as exc:
+        form.add_error("photos", exc.messages)
+        return None
+    user = request.user if request.user.is_authenticated else None
+    try:
+        return services.report_create(
+            category=category,
+            location=location,
+            description=data["description"],
+            channel=Channel.WEB,
+            author=user,
+            contact_email=data["contact_email"],
+            contact_phone=data["contact_phone"],
+            equipment_id=equipment.id if equipment else None,
+            address_label=place.label,
+            photos=photos,
+        )
+    except ValidationError as exc:
+        add_service_errors(form, exc)
+        return None
+
+
+def _me_too(request, form: ReportForm) -> HttpResponse:
+    report = selectors.report_by_reference(request.POST.get("metoo", ""))
+    email = request.POST.get("contact_email", "")
+    user = request.user if request.user.is_authenticated else None
+    if report is None:
+        return redirect(reverse("report-new"))
+    try:
+        services.report_me_too(report, email=email, user=user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(reverse("report-new"))
+    messages.success(
+        request,
+        _("C'est noté : vous serez informé de chaque étape du signalement %(ref)s.")
+        % {"ref": report.reference},
+    )
+    return redirect(reverse("reports:detail", args=[report.reference]))

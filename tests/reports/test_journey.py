@@ -1,0 +1,158 @@
+"""The reporting journey without JavaScript: every step is a form post a keyboard can make."""
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from reports.models import Report
+from tests.images import jpeg
+from tracking.models import Follower
+
+pytestmark = pytest.mark.django_db
+
+URL = "/signaler/"
+
+
+@pytest.fixture
+def town(demo):
+    """Libercourt's demo layers, categories linked to them, and the demo addresses."""
+    from addresses.services import demo_addresses_load
+    from gis_layers.services import demo_layers_load
+    from routing.services import categories_load
+
+    demo_layers_load()
+    categories_load()
+    demo_addresses_load()
+
+
+def step(client, **data):
+    response = client.post(URL, data)
+    assert response.status_code in (200, 302)
+    return response
+
+
+def test_the_form_opens_with_problems_grouped_by_domain(client, town):
+    html = client.get(URL).content.decode()
+    assert '<optgroup label="Éclairage public">' in html
+    assert "Lampadaire éteint" in html
+    assert 'id="report-map"' not in html  # the map comes once the problem is chosen
+
+
+def test_a_streetlight_reported_through_the_address_search(client, town):
+    found = step(
+        client, category="lampadaire-eteint", action="search", address_query="3 rue jean jaures"
+    ).content.decode()
+    choice = re.search(r'name="address_choice" id="address-1" value="([^"]+)"', found).group(1)
+    assert choice.endswith("3 Rue Jean-Jaurès 62820 Libercourt")
+    placed = step(
+        client,
+        category="lampadaire-eteint",
+        action="locate",
+        address_choice=choice.replace("&#x27;", "'"),
+    ).content.decode()
+    assert "Éclairage public" in placed and 'id="who-handles"' in placed
+    lon = re.search(r'name="lon" value="([^"]+)"', placed).group(1)
+    lat = re.search(r'name="lat" value="([^"]+)"', placed).group(1)
+    light = re.search(r'name="equipment" id="equipment-(\d+)"', placed).group(1)
+    sent = step(
+        client,
+        category="lampadaire-eteint",
+        action="submit",
+        lon=lon,
+        lat=lat,
+        address_label="3 Rue Jean-Jaurès 62820 Libercourt",
+        equipment=light,
+        description="Le lampadaire devant chez moi est éteint depuis 3 jours.",
+        contact_email="camille@example.org",
+        privacy="on",
+    )
+    assert sent.status_code == 302
+    report = Report.objects.get()
+    assert sent["Location"] == f"/signalements/{report.reference}/?cle={report.access_key}"
+    assert report.equipment_id == int(light) and report.address_label.startswith("3 Rue Jean")
+    assert report.service.name == "Éclairage public" and report.channel == "web"
+    page = client.get(sent["Location"]).content.decode()
+    assert "est bien reçu" in page and "camille@example.org" in page
+
+
+def test_the_number_on_the_equipment_places_the_report(client, town):
+    placed = step(
+        client, category="lampadaire-eteint", action="find", equipment_ref="ep 0042"
+    ).content.decode()
+    assert 'id="who-handles"' in placed
+    checked = re.search(r'id="equipment-(\d+)" value="\d+" checked>\s*<label[^>]*>([^<]+)<', placed)
+    assert checked and checked.group(2).startswith("EP-0042")
+
+
+def test_a_point_outside_the_cahc_says_where_it_is_and_offers_no_sending(client, town):
+    html = step(
+        client, category="nid-de-poule", action="locate", lon="3.0225", lat="50.5135"
+    ).content.decode()
+    assert "Phalempin" in html
+    assert 'value="submit"' not in html
+
+
+def test_without_the_privacy_box_or_with_the_honeypot_nothing_is_sent(client, town):
+    base = dict(
+        category="signalisation",
+        action="submit",
+        lon="3.01054",
+        lat="50.480422",
+        description="Panneau tordu.",
+        contact_email="c@example.org",
+    )
+    html = step(client, **base).content.decode()
+    assert "cochez la case" in html and 'role="alert"' in html
+    html = step(client, **base, privacy="on", website="http://spam.example").content.decode()
+    assert "Envoi refusé" in html
+    assert not Report.objects.exists()
+
+
+def test_a_pothole_with_a_photo_through_the_form(client, town):
+    photo = SimpleUploadedFile("trou.jpg", jpeg(), content_type="image/jpeg")
+    sent = client.post(
+        URL,
+        dict(
+            category="nid-de-poule",
+            action="submit",
+            lon="3.01054",
+            lat="50.480422",
+            description="Trou dangereux.",
+            privacy="on",
+            photos=[photo],
+        ),
+    )
+    assert sent.status_code == 302
+    assert Report.objects.get().photos.count() == 1
+
+
+def test_a_disguised_photo_is_refused_on_the_form(client, town):
+    fake = SimpleUploadedFile("trou.jpg", b"<svg onload=alert(1)>", content_type="image/jpeg")
+    html = client.post(
+        URL,
+        dict(
+            category="nid-de-poule",
+            action="submit",
+            lon="3.01054",
+            lat="50.480422",
+            description="Trou.",
+            privacy="on",
+            photos=[fake],
+        ),
+    ).content.decode()
+    assert "JPEG, PNG ou WebP" in html and not Report.objects.exists()
+
+
+def test_me_too_instead_of_a_second_report(client, town, make_report):
+    first = make_report("signalisation", description="Panneau stop couché.")
+    html = step(
+        client, category="signalisation", action="locate", lon="3.01056", lat="50.480430"
+    ).content.decode()
+    assert first.reference in html and "Moi aussi" in html
+    done = step(
+        client, category="signalisation", metoo=first.reference, contact_email="voisin@example.org"
+    )
+    assert done["Location"] == f"/signalements/{first.reference}/"
+    assert Follower.objects.get(request=first, email="voisin@example.org").is_me_too
+    assert Report.objects.count() == 1
