@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -237,3 +238,109 @@ def open_reports_near(
         }
         for ref, created, status, equipment, address, distance, me_too in rows
     ]
+
+
+MAP_MAX_FEATURES = 5000
+CLUSTER_BELOW_ZOOM = 16  # from this zoom on, each report is its own point
+CLUSTER_PIXELS = 60  # a cluster gathers what falls in a cell of this many screen pixels
+
+
+@dataclass(frozen=True)
+class MapFilters:
+    categories: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+
+_MAP_SQL = """
+    WITH env AS (
+        SELECT ST_Transform(
+            ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326), 2154) AS g
+    ), hits AS (
+        SELECT c.reference, c.status, c.created_at, k.slug AS category, k.name AS category_name,
+               ST_Transform(c.location, 3857) AS g
+        FROM tracking_citizenrequest c
+        JOIN reports_report r ON r.citizenrequest_ptr_id = c.id
+        JOIN routing_category k ON k.id = c.category_id
+        CROSS JOIN env
+        WHERE NOT r.is_hidden AND c.location && env.g AND ST_Intersects(c.location, env.g)
+          AND (cardinality(%(categories)s::text[]) = 0 OR k.slug = ANY(%(categories)s))
+          AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
+          AND (%(since)s::date IS NULL OR c.created_at >= %(since)s::date)
+          AND (%(until)s::date IS NULL OR c.created_at < %(until)s::date + 1)
+    ), cells AS (
+        SELECT count(*) AS n,
+               CASE WHEN count(*) = 1 THEN min(reference) END AS reference,
+               CASE WHEN count(*) = 1 THEN min(status) END AS status,
+               CASE WHEN count(*) = 1 THEN min(category) END AS category,
+               CASE WHEN count(*) = 1 THEN min(category_name) END AS category_name,
+               CASE WHEN count(*) = 1 THEN min(created_at) END AS created_at,
+               ST_Transform(ST_Centroid(ST_Collect(g)), 4326) AS centre
+        FROM hits
+        GROUP BY CASE WHEN %(cell)s > 0 THEN ST_SnapToGrid(g, %(cell)s) ELSE g END,
+                 CASE WHEN %(cell)s > 0 THEN NULL ELSE reference END
+        ORDER BY n DESC, reference
+        LIMIT %(limit)s
+    )
+    SELECT COALESCE(sum(n), 0)::int, count(*)::int,
+           COALESCE(string_agg(json_build_object(
+               'type', 'Feature',
+               'geometry', ST_AsGeoJSON(centre, 6)::json,
+               'properties', json_strip_nulls(json_build_object(
+                   'count', n, 'reference', reference, 'status', status,
+                   'category', category, 'category_name', category_name,
+                   'created_at',
+                   to_char(created_at AT TIME ZONE 'Europe/Paris', 'YYYY-MM-DD'))))::text,
+               ','), '')
+    FROM cells
+"""
+
+
+def reports_map(bbox, *, zoom: int, filters: MapFilters) -> tuple[int, int, str]:
+    """The public map of reports in a viewport, built by PostGIS: one point per report from
+    zoom CLUSTER_BELOW_ZOOM on, clusters on a grid of about CLUSTER_PIXELS screen pixels below.
+    Public fields only; hidden reports never. Returns (reports counted, features, features as
+    comma-separated GeoJSON text)."""
+    cell = 0.0 if zoom >= CLUSTER_BELOW_ZOOM else 40_075_016.7 / (256 * 2**zoom) * CLUSTER_PIXELS
+    params = {
+        "minx": bbox.minx,
+        "miny": bbox.miny,
+        "maxx": bbox.maxx,
+        "maxy": bbox.maxy,
+        "categories": list(filters.categories),
+        "statuses": list(filters.statuses),
+        "since": filters.since,
+        "until": filters.until,
+        "cell": cell,
+        "limit": MAP_MAX_FEATURES,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_MAP_SQL, params)
+        total, features, text = cursor.fetchone()
+    return total, features, text
+
+
+def reports_public_list(filters: MapFilters, *, limit: int = 50) -> list[Report]:
+    """The latest visible reports matching the filters, for the list beside the map (the same
+    reports, without the map)."""
+    qs = Report.objects.filter(is_hidden=False).select_related("category", "commune")
+    if filters.categories:
+        qs = qs.filter(category__slug__in=filters.categories)
+    if filters.statuses:
+        qs = qs.filter(status__in=filters.statuses)
+    if filters.since:
+        qs = qs.filter(created_at__date__gte=filters.since)
+    if filters.until:
+        qs = qs.filter(created_at__date__lte=filters.until)
+    return list(
+        qs.only(
+            "reference",
+            "status",
+            "created_at",
+            "address_label",
+            "equipment_label",
+            "category__name",
+            "commune__name",
+        ).order_by("-created_at")[:limit]
+    )

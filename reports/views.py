@@ -45,3 +45,31 @@ def report_photo(request: HttpRequest, reference: str, name: str) -> FileRespons
     public = not (report.is_hidden or photo.is_hidden)
     response["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
     return response
+
+
+def report_list(request: HttpRequest) -> HttpResponse:
+    """Public reports: a map and, with the same filters, a list (the non-map way)."""
+    from rest_framework.exceptions import ValidationError as FilterError
+
+    from core.maps import map_config
+    from routing.models import Category
+    from tracking.models import Status
+
+    from .api.views import _map_filters
+
+    try:
+        filters = _map_filters(request.GET)
+        error = ""
+    except FilterError as exc:
+        filters = selectors.MapFilters()
+        reasons = exc.detail.values() if isinstance(exc.detail, dict) else [exc.detail]
+        error = " ".join(" ".join(map(str, r)) if isinstance(r, list) else str(r) for r in reasons)
+    context = {
+        "reports": selectors.reports_public_list(filters),
+        "filters": filters,
+        "filter_error": error,
+        "categories": Category.objects.filter(is_active=True).select_related("domain"),
+        "statuses": Status.choices,
+        "map_config": map_config(),
+    }
+    return render(request, "reports/list.html", context)

@@ -5,10 +5,12 @@ Thin: parse, check, call reports.services / reports.selectors, frame the answer.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -18,7 +20,8 @@ from rest_framework.response import Response
 
 from core import idempotency
 from core.api import coordinate
-from tracking.models import Channel
+from gis_layers.api.params import BadParameter, parse_bbox
+from tracking.models import Channel, Status
 from tracking.services import tracking_url
 
 from .. import selectors, services
@@ -217,3 +220,74 @@ def equipment(request) -> Response:
         radius = coordinate(params.get("radius", "60"), "radius", 1, 200)
         hits = selectors.equipment_near(category, lon=lon, lat=lat, radius_m=radius)
     return Response({"results": [hit.as_dict() for hit in hits]})
+
+
+def _map_filters(params) -> selectors.MapFilters:
+    def listed(name: str) -> tuple[str, ...]:
+        raw = params.get(name, "")
+        values = tuple(v.strip() for v in raw.split(",") if v.strip())
+        if len(values) > 30 or any(len(v) > 80 for v in values):
+            raise serializers.ValidationError({name: f"{name} : liste trop longue."})
+        return values
+
+    statuses = listed("status")
+    unknown = sorted(set(statuses) - set(Status.values))
+    if unknown:
+        raise serializers.ValidationError(
+            {"status": f"États inconnus : {', '.join(unknown)} ({', '.join(Status.values)})."}
+        )
+    dates = {}
+    for name in ("since", "until"):
+        raw = params.get(name, "")
+        try:
+            dates[name] = dt.date.fromisoformat(raw) if raw else None
+        except ValueError:
+            raise serializers.ValidationError({name: f"{name} : une date AAAA-MM-JJ."}) from None
+    if dates["since"] and dates["until"] and dates["since"] > dates["until"]:
+        raise serializers.ValidationError({"since": "since est après until."})
+    return selectors.MapFilters(listed("category"), statuses, dates["since"], dates["until"])
+
+
+@extend_schema(
+    summary="Public map of reports (GeoJSON)",
+    description="Reports in the viewport, built by PostGIS: one point per report from zoom 16, "
+    "clusters (`count`) below. Public fields only (tracking number, category, status, date); "
+    "hidden reports never. Filters: `category` and `status` (comma-separated), `since`, `until`.",
+    parameters=[
+        OpenApiParameter(
+            "bbox",
+            OpenApiTypes.STR,
+            required=True,
+            description="minLon,minLat,maxLon,maxLat (WGS84)",
+        ),
+        OpenApiParameter("zoom", OpenApiTypes.INT, required=True, description="0 to 22"),
+        OpenApiParameter("category", OpenApiTypes.STR, required=False),
+        OpenApiParameter("status", OpenApiTypes.STR, required=False),
+        OpenApiParameter("since", OpenApiTypes.DATE, required=False),
+        OpenApiParameter("until", OpenApiTypes.DATE, required=False),
+    ],
+    responses={(200, "application/geo+json"): OpenApiTypes.OBJECT},
+)
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def reports_map(request) -> HttpResponse:
+    params = request.query_params
+    try:
+        bbox = parse_bbox(params.get("bbox"))
+    except BadParameter as exc:
+        raise serializers.ValidationError({"bbox": str(exc)}) from None
+    if bbox is None:
+        raise serializers.ValidationError({"bbox": "bbox est obligatoire."})
+    zoom = params.get("zoom", "")
+    if not zoom.isdigit() or int(zoom) > 22:
+        raise serializers.ValidationError({"zoom": "zoom va de 0 à 22."})
+    total, count, features = selectors.reports_map(
+        bbox, zoom=int(zoom), filters=_map_filters(params)
+    )
+    body = (
+        f'{{"type":"FeatureCollection","numberMatched":{total},"numberReturned":{count},'
+        f'"features":[{features}]}}'
+    )
+    response = HttpResponse(body, content_type="application/geo+json")
+    response["Cache-Control"] = "public, max-age=30"
+    return response

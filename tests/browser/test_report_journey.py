@@ -56,6 +56,12 @@ def test_a_broken_streetlight_clicked_on_the_map_with_a_photo(page, town, tmp_pa
     assert OutboxMail.objects.filter(reference=report.reference, topic="acknowledgement").exists()
     assert page.locator(".photos img").count() == 1
     assert axe_violations(page) == []
+    # The public map of reports shows it (and the list beside it, for those without the map).
+    page.goto("/signalements/")
+    page.wait_for_selector("#reports-map[data-reports='1']", state="attached")
+    assert page.locator("#reports-map path.leaflet-interactive").count() >= 1
+    assert report.reference in page.locator(".report-list").inner_html()
+    assert axe_violations(page) == []
     assert page.console_errors == []
 
 
