@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -67,17 +68,42 @@ def photo_links(report: Report, *, include_hidden: bool = False) -> list[dict]:
     return links
 
 
+def report_access(report: Report, *, user: Any, access_key: str = "") -> tuple[bool, bool] | None:
+    """(may see private data, handles it) for this reader, or None if they may not see it."""
+    is_handler = permissions.can_act_on_request(user, report)
+    has_key = bool(access_key) and hmac.compare_digest(access_key, report.access_key)
+    may_see_private = has_key or permissions.can_view_request_private(user, report)
+    if report.is_hidden and not may_see_private:
+        return None
+    return may_see_private, is_handler
+
+
+def report_version(report: Report, *, view: str) -> str:
+    """A tag that changes whenever what a reader sees of the report changes (status, a new
+    timeline line, a photo hidden or shown): the live page polls it with If-None-Match."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT max(id) FROM tracking_event WHERE request_id = %(id)s), "
+            "(SELECT count(*) FILTER (WHERE NOT is_hidden) FROM reports_photo "
+            " WHERE report_id = %(id)s), "
+            "(SELECT updated_at FROM tracking_citizenrequest WHERE id = %(id)s)",
+            {"id": report.pk},
+        )
+        last_event, photos, updated = cursor.fetchone()
+    raw = f"{report.pk}:{last_event}:{photos}:{updated.timestamp() if updated else 0}:{view}"
+    return '"' + hashlib.sha256(raw.encode()).hexdigest()[:24] + '"'
+
+
 def report_page(report: Report, *, user: Any, access_key: str = "") -> ReportView | None:
     """What a reader sees of a report; None when they may not see it at all (hidden report).
 
     Everybody sees the public part (status, category, place, public timeline); the tracking
     link's key or being the author shows the contact details given; agents handling it see all.
     """
-    is_handler = permissions.can_act_on_request(user, report)
-    has_key = bool(access_key) and hmac.compare_digest(access_key, report.access_key)
-    may_see_private = has_key or permissions.can_view_request_private(user, report)
-    if report.is_hidden and not may_see_private:
+    access = report_access(report, user=user, access_key=access_key)
+    if access is None:
         return None
+    may_see_private, is_handler = access
     events: QuerySet[Event] = report.events.select_related("service_after__organisation")
     if not is_handler:
         events = events.filter(is_public=True)

@@ -1,21 +1,54 @@
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+)
 from django.shortcuts import render
 
 from . import selectors
 
 
 def report_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    """The tracking page of a report: status, who handles it, public timeline."""
+    """The tracking page of a report: status, who handles it, photos, public timeline.
+
+    ``?fragment=1`` answers only the part that changes (status, photos, timeline), with an ETag:
+    the page polls it with If-None-Match and swaps it in, so it updates without reloading when
+    an agent acts (a 304 costs one small query).
+    """
     report = selectors.report_by_reference(reference)
-    if report is None:
+    key = request.GET.get("cle", "")
+    access = selectors.report_access(report, user=request.user, access_key=key) if report else None
+    if access is None:
         raise Http404
-    page = selectors.report_page(report, user=request.user, access_key=request.GET.get("cle", ""))
-    if page is None:
-        raise Http404
-    response = render(request, "reports/detail.html", {"page": page, "report": report})
-    # The page may show personal data reached through a secret link: keep it out of caches and
-    # out of the Referer sent to other sites.
+    may_see_private, is_handler = access
+    view = "handler" if is_handler else ("private" if may_see_private else "public")
+    version = selectors.report_version(report, view=view)
+    fragment = request.GET.get("fragment") == "1"
+    if fragment and version in headers_if_none_match(request):
+        return _private(HttpResponseNotModified(headers={"ETag": version}))
+    page = selectors.report_page(report, user=request.user, access_key=key)
+    context = {
+        "page": page,
+        "report": report,
+        "version": version,
+        "poll_seconds": settings.GRC_LIVE_POLL_SECONDS,
+    }
+    template = "reports/_live.html" if fragment else "reports/detail.html"
+    response = render(request, template, context)
+    response["ETag"] = version
+    return _private(response)
+
+
+def headers_if_none_match(request: HttpRequest) -> list[str]:
+    return [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    # The page may show personal data reached through a secret link: keep it out of shared
+    # caches and out of the Referer sent to other sites (the page revalidates by ETag itself).
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"
     return response

@@ -321,6 +321,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads stream to a temporary 
 # falling back to the local table when it cannot be reached).
 GRC_ADDRESS_BACKEND = env_str("ADDRESS_BACKEND", "local")
 GRC_BAN_API_URL = env_str("BAN_API_URL", "https://api-adresse.data.gouv.fr/search/")
+# How often an open report page asks whether the report changed (conditional GET, 304 if not).
+GRC_LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)
 # Server-Timing headers (core/timing.py): for developers and the benchmarks, off by default.
 GRC_SERVER_TIMING = env_bool("GRC_SERVER_TIMING", False)
 GRC_DEMO_DATA_ALLOWED = DEBUG  # the demo command refuses to run on a production configuration

@@ -22,6 +22,7 @@ def town(demo):
     demo_layers_load()
     categories_load()
     demo_addresses_load()
+    return demo
 
 
 def test_a_broken_streetlight_clicked_on_the_map_with_a_photo(page, town, tmp_path):
@@ -96,4 +97,23 @@ def test_the_same_by_keyboard_through_the_address_search(page, town):
     assert report.address_label == "3 Rue Jean-Jaurès 62820 Libercourt"
     assert report.service.name == "Éclairage public"
     assert axe_violations(page) == []
+    assert page.console_errors == []
+
+
+def test_the_report_page_updates_live_when_an_agent_acts(page, town, settings, make_report):
+    """No reload: the page swaps in the new status and timeline, and announces it."""
+    from tracking import services
+
+    settings.GRC_LIVE_POLL_SECONDS = 1
+    report = make_report("signalisation")
+    page.goto(f"/signalements/{report.reference}/?cle={report.access_key}")
+    assert page.locator("#status-label").inner_text() == "Reçu"
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    services.request_set_status(
+        report, status="planned", message="Passage de l'équipe mardi matin.", actor=town.agent
+    )
+    page.wait_for_selector("#status-label:has-text('Intervention programmée')", timeout=10_000)
+    assert "Passage de l'équipe mardi matin." in page.locator(".timeline").inner_text()
+    assert page.evaluate("window.__sameDocument") is True
+    assert "Intervention programmée" in page.locator("#live-announce").inner_text()
     assert page.console_errors == []

@@ -61,3 +61,39 @@ def test_a_hidden_report_is_not_found_by_the_public(client, report, demo):
 
 def test_an_unknown_reference_is_not_found(client, db):
     assert client.get("/signalements/S2026-999999/").status_code == 404
+
+
+def test_the_live_fragment_answers_304_until_something_changes(
+    client, make_report, demo, django_assert_max_num_queries
+):
+    report = make_report()
+    url = f"/signalements/{report.reference}/?fragment=1"
+    first = client.get(url)
+    assert first.status_code == 200 and "Reçu" in first.content.decode()
+    etag = first["ETag"]
+    with django_assert_max_num_queries(4):  # report, photos, version
+        unchanged = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304
+    services.request_set_status(report, status="planned", message="Mardi.", actor=demo.agent)
+    changed = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    html = changed.content.decode()
+    assert "Intervention programmée" in html and "Mardi." in html
+    assert 'data-part="summary"' in html and 'data-part="details"' in html
+    assert "<html" not in html  # only the parts, not a page
+
+
+def test_the_fragment_respects_who_may_see_what(client, make_report, demo):
+    report = make_report()
+    services.request_add_note(report, note="Note secrète.", actor=demo.agent)
+    url = f"/signalements/{report.reference}/?fragment=1"
+    assert "Note secrète." not in client.get(url).content.decode()
+    public_tag = client.get(url)["ETag"]
+    client.force_login(demo.agent)
+    handler = client.get(url, HTTP_IF_NONE_MATCH=public_tag)
+    assert handler.status_code == 200  # another view, another version
+    assert "Note secrète." in handler.content.decode()
+    report.is_hidden = True
+    report.save(update_fields=["is_hidden"])
+    client.logout()
+    assert client.get(url, HTTP_IF_NONE_MATCH=public_tag).status_code == 404
