@@ -50,6 +50,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     phone = models.CharField(_("téléphone"), max_length=30, blank=True)
     is_active = models.BooleanField(_("actif"), default=True)
     date_joined = models.DateTimeField(_("inscrit le"), default=timezone.now)
+    email_verified_at = models.DateTimeField(_("adresse vérifiée le"), null=True, blank=True)
 
     objects = UserManager()
 

@@ -33,6 +33,9 @@ def user_upsert(
         )
     else:
         user = User.objects.create_user(email, password, first_name=first_name, last_name=last_name)
+    # Made by an operator (demo, staff): the address counts as verified.
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
     return user, True
 
 
@@ -97,3 +100,61 @@ def api_token_revoke(*, token: ApiToken) -> None:
 
 def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+VERIFY_SALT = "accounts.verify-email"
+VERIFY_MAX_AGE = 3 * 24 * 3600  # a verification link works for three days
+
+
+def citizen_signup(
+    *, email: str, password: str, first_name: str = "", last_name: str = ""
+) -> tuple[User, bool]:
+    """Create a citizen account, inactive until its address is verified; (user, created).
+
+    An address that already has an account creates nothing (the caller tells its owner by
+    mail, and shows the same page either way: no account enumeration). The password is
+    checked by the configured validators (ValidationError).
+    """
+    from django.contrib.auth.password_validation import validate_password
+
+    email = User.objects.normalize_email(email.strip()).lower()
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        return existing, False
+    candidate = User(email=email, first_name=first_name, last_name=last_name)
+    validate_password(password, candidate)
+    user = User.objects.create_user(
+        email, password, first_name=first_name, last_name=last_name, is_active=False
+    )
+    return user, True
+
+
+def verification_token(user: User) -> str:
+    """A signed, expiring token naming the user and the address it was sent to."""
+    from django.core import signing
+
+    return signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=VERIFY_SALT, compress=True)
+
+
+def user_from_verification_token(token: str) -> User | None:
+    """The user a valid token names (None if forged, expired or for another address)."""
+    from django.core import signing
+
+    try:
+        data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    user = User.objects.filter(pk=data.get("u")).first()
+    if user is None or user.email.lower() != data.get("e"):
+        return None
+    return user
+
+
+@transaction.atomic
+def email_verify(user: User) -> User:
+    """The address is proven: the account becomes active (idempotent)."""
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+    user.is_active = True
+    user.save(update_fields=["email_verified_at", "is_active"])
+    return user

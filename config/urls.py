@@ -38,6 +38,7 @@ urlpatterns = [
     path("ogcapi/", include(ogc_patterns)),
     path("tiles/", include(tiles_patterns)),
     path("compte/", include("accounts.urls")),
+    path("compte/", include("citizens.urls")),
     path("intranet/", include("intranet.urls")),
     path("signaler/", report_new, name="report-new"),
     path("signalements/", include("reports.urls")),

@@ -315,3 +315,16 @@ def request_add_note(request: CitizenRequest, *, actor: Any, note: str) -> Event
         actor_label=actor_label(actor, request),
         note=note,
     )
+
+
+@transaction.atomic
+def requests_claim(user: Any) -> int:
+    """Attach to a verified account the requests made without it under the same address; the
+    account's owner then finds them in "my requests". Returns how many."""
+    if user is None or user.email_verified_at is None:
+        return 0
+    email = user.email.lower()
+    claimed = CitizenRequest.objects.filter(author__isnull=True, contact_email__iexact=email)
+    count = claimed.update(author=user, contact_email="")
+    Follower.objects.filter(email=email, user__isnull=True).update(user=user)
+    return count

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "notifications",
     "tracking",
     "reports",
+    "citizens",
     "procedures",
     "intranet",
 ]

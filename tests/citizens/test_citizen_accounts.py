@@ -1,0 +1,106 @@
+"""Citizen accounts: sign-up with a verified address, password reset, my requests, claiming."""
+
+import re
+
+import pytest
+
+from accounts.models import User
+from notifications.models import OutboxMail
+from reports.models import Report
+
+pytestmark = pytest.mark.django_db
+
+SIGNUP = "/compte/inscription/"
+PASSWORD = "Tilleuls-du-62820"
+
+
+def link_in(topic: str, to: str) -> str:
+    body = OutboxMail.objects.filter(topic=topic, to=to).latest("created_at").body
+    return re.search(r"https?://\S+", body).group(0).split("localhost:8000", 1)[-1]
+
+
+def signup(client, email="camille@example.org", **extra):
+    data = {"email": email, "password1": PASSWORD, "password2": PASSWORD, **extra}
+    return client.post(SIGNUP, data)
+
+
+def test_sign_up_verify_and_find_the_reports_made_before(client, demo, make_report):
+    earlier = make_report("signalisation", contact_email="Camille@Example.org")
+    response = signup(client)
+    assert response.status_code == 200 and "Vérifiez votre adresse" in response.content.decode()
+    user = User.objects.get(email="camille@example.org")
+    assert not user.is_active and user.email_verified_at is None
+    assert (
+        client.post(
+            "/compte/connexion/", {"username": user.email, "password": PASSWORD}
+        ).status_code
+        == 200
+    )  # refused
+    verified = client.get(link_in("account:verify", "camille@example.org"))
+    assert verified.status_code == 302 and verified["Location"] == "/compte/mes-demandes/"
+    user.refresh_from_db()
+    assert user.is_active and user.email_verified_at is not None
+    page = client.get("/compte/mes-demandes/").content.decode()
+    assert earlier.reference in page  # claimed on verification
+    earlier.refresh_from_db()
+    assert earlier.author == user and earlier.contact_email == ""
+
+
+def test_an_address_with_an_account_is_told_by_mail_not_on_the_page(client, demo):
+    response = signup(client, email=demo.citizen.email)
+    assert "Vérifiez votre adresse" in response.content.decode()  # the same page: no enumeration
+    assert OutboxMail.objects.filter(to=demo.citizen.email, topic="account:exists").exists()
+    assert not OutboxMail.objects.filter(topic="account:verify").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"password1": "motdepasse", "password2": "motdepasse"}, "trop courant"),
+        ({"password2": "autre-chose-encore"}, "diffèrent"),
+        ({"website": "http://spam"}, "Envoi refusé"),
+        ({"email": "pas-une-adresse"}, "adresse e-mail valide"),
+    ],
+)
+def test_bad_sign_ups_say_why_and_create_nothing(client, db, extra, message):
+    html = signup(client, **extra).content.decode()
+    assert message in html
+    assert not User.objects.filter(email="camille@example.org").exists()
+
+
+def test_a_forged_or_foreign_link_is_refused(client, db):
+    signup(client)
+    link = link_in("account:verify", "camille@example.org")
+    assert client.get(link[:-3] + "xyz/").status_code == 400
+    assert not User.objects.get(email="camille@example.org").is_active
+
+
+def test_password_reset_through_the_outbox(client, demo):
+    client.post("/compte/mot-de-passe/oublie/", {"email": demo.citizen.email})
+    link = link_in("account:password-reset", demo.citizen.email)
+    form = client.get(link, follow=True)
+    new = "Un-nouveau-mot-de-passe-62"
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+    assert done.status_code == 302
+    assert client.login(username=demo.citizen.email, password=new)
+
+
+def test_my_requests_are_mine_only_and_anonymous_ones_can_be_claimed_later(
+    client, demo, make_report
+):
+    mine = make_report("signalisation", author=demo.citizen)
+    other = make_report("signalisation", contact_email="autre@example.org")
+    later = make_report("signalisation", contact_email=demo.citizen.email)  # made signed out
+    client.force_login(demo.citizen)
+    page = client.get("/compte/mes-demandes/").content.decode()
+    assert mine.reference in page and other.reference not in page and later.reference not in page
+    client.post("/compte/mes-demandes/rattacher/")
+    page = client.get("/compte/mes-demandes/").content.decode()
+    assert later.reference in page and other.reference not in page
+    assert Report.objects.get(pk=other.pk).author is None
+    assert client.get("/compte/mes-demandes/rattacher/").status_code == 405
+
+
+def test_my_requests_needs_an_account(client, db):
+    response = client.get("/compte/mes-demandes/")
+    assert response.status_code == 302 and "/compte/connexion/" in response["Location"]
