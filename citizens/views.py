@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core import ratelimit
 from reports.selectors import reports_of
 from tracking.services import requests_claim
 
@@ -17,6 +18,14 @@ def signup(request):
     if request.user.is_authenticated:
         return redirect("citizens:my-requests")
     form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        refusal = ratelimit.check(request, "signup")
+        if refusal is not None:
+            form.is_valid()
+            form.add_error(None, refusal.message)
+            response = render(request, "citizens/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(refusal.retry_after)
+            return response
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -65,6 +65,17 @@ def read_key(request) -> str | None:
     return key
 
 
+def is_replay(request, principal: Any) -> bool:
+    """Whether this request retries a key already answered (a replay costs nothing: it is not
+    counted by the rate limits)."""
+    key = request.headers.get(HEADER, "").strip()
+    if not key:
+        return False
+    return IdempotentRequest.objects.filter(
+        scope=caller_scope(principal), key=key, status_code__gt=0
+    ).exists()
+
+
 def run_once(
     *, request, principal: Any, endpoint: str, data: Any, write: Callable[[], Response]
 ) -> Response:

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from addresses.selectors import address_backend
+from core import ratelimit
 from core.maps import map_config
 from organisations.models import Service
 from routing.models import Category
@@ -130,6 +131,16 @@ def report_new(request: HttpRequest) -> HttpResponse:
         address_hits=place.address_hits,
         equipment_hits=place.equipment_hits,
     )
+    if action in ("metoo", "submit"):
+        refusal = ratelimit.check(request, "report")
+        if refusal is not None:
+            form.is_valid()
+            form.add_error(None, refusal.message)
+            response = render(
+                request, "reports/new.html", _context(form, category, place), status=429
+            )
+            response["Retry-After"] = str(refusal.retry_after)
+            return response
     if action == "metoo":
         return _me_too(request, form)
     if action == "submit":
@@ -145,7 +156,11 @@ def report_new(request: HttpRequest) -> HttpResponse:
             )
             detail = reverse("reports:detail", args=[report.reference])
             return redirect(f"{detail}?cle={report.access_key}")
-    context = {
+    return render(request, "reports/new.html", _context(form, category, place))
+
+
+def _context(form: ReportForm, category: Category | None, place: Place) -> dict:
+    return {
         "form": form,
         "category": category,
         "place": place,
@@ -153,7 +168,6 @@ def report_new(request: HttpRequest) -> HttpResponse:
         "map_config": map_config(),
         "routed": place.decision is not None and place.decision.status == "routed",
     }
-    return render(request, "reports/new.html", context, status=200)
 
 
 def _submit(request, form: ReportForm, category: Category | None, place: Place):

@@ -324,6 +324,20 @@ GRC_ADDRESS_BACKEND = env_str("ADDRESS_BACKEND", "local")
 GRC_BAN_API_URL = env_str("BAN_API_URL", "https://api-adresse.data.gouv.fr/search/")
 # How often an open report page asks whether the report changed (conditional GET, 304 if not).
 GRC_LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)
+
+
+# Rate limits on writes, per caller address and per account: (count, seconds) windows.
+# ("5/60,30/3600": at most 5 a minute and 30 an hour.)
+def _limits(raw: str) -> list[tuple[int, int]]:
+    return [tuple(int(n) for n in part.split("/")) for part in raw.split(",") if part.strip()]
+
+
+GRC_RATE_LIMITS = {
+    "report": _limits(env_str("RATE_LIMIT_REPORT", "5/60,30/3600")),
+    "signup": _limits(env_str("RATE_LIMIT_SIGNUP", "5/3600")),
+}
+# How many proxies in front of the portal add X-Forwarded-For (0: use REMOTE_ADDR).
+GRC_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # Server-Timing headers (core/timing.py): for developers and the benchmarks, off by default.
 GRC_SERVER_TIMING = env_bool("GRC_SERVER_TIMING", False)
 GRC_DEMO_DATA_ALLOWED = DEBUG  # the demo command refuses to run on a production configuration

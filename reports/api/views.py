@@ -18,7 +18,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from core import idempotency
+from core import idempotency, ratelimit
 from core.api import coordinate
 from gis_layers.api.params import BadParameter, parse_bbox
 from tracking.models import Channel, Status
@@ -66,7 +66,9 @@ def _refusal(exc: DjangoValidationError) -> Response:
             ReportOutSerializer, description="The report, its contact and its tracking URL"
         ),
         400: OpenApiResponse(description="Malformed input"),
+        413: OpenApiResponse(description="Upload too large"),
         422: OpenApiResponse(description="Refused, with the reason"),
+        429: OpenApiResponse(description="Too many submissions (Retry-After)"),
     },
 )
 @api_view(["POST"])
@@ -75,6 +77,12 @@ def report_create(request) -> Response:
     too_big = _refuse_oversized(request)
     if too_big is not None:
         return too_big
+    if not idempotency.is_replay(request, request.user):
+        refusal = ratelimit.check(request, "report")
+        if refusal is not None:
+            response = Response({"errors": {"non_field_errors": [refusal.message]}}, status=429)
+            response["Retry-After"] = str(refusal.retry_after)
+            return response
     serializer = ReportCreateSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data

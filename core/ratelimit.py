@@ -1,0 +1,78 @@
+"""Rate limits on writes (report submissions, sign-ups), counted in Redis (the Django cache).
+
+Fixed windows per caller: the address the request came from, and the account when signed in.
+Exceeding one gives a 429 with ``Retry-After``; nothing is stored. Counting happens before any
+work, so a flood costs one cache round trip per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    retry_after: int
+    message: str
+
+
+def client_address(request) -> str:
+    """The caller's address: REMOTE_ADDR, or the first X-Forwarded-For hop when the portal
+    runs behind a proxy the settings trust (GRC_TRUSTED_PROXY_COUNT)."""
+    hops = settings.GRC_TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if hops and forwarded:
+        parts = [p.strip() for p in forwarded.split(",") if p.strip()]
+        if len(parts) >= hops:
+            return parts[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _hit(key: str, limit: Limit) -> int | None:
+    """Count one more in the current window; seconds to wait if over the limit, else None."""
+    window = int(time.time()) // limit.seconds
+    name = f"rl:{key}:{limit.seconds}:{window}"
+    if cache.add(name, 1, timeout=limit.seconds + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(name)
+        except ValueError:  # expired between add and incr
+            cache.add(name, 1, timeout=limit.seconds + 1)
+            count = 1
+    if count > limit.count:
+        return limit.seconds - int(time.time()) % limit.seconds
+    return None
+
+
+def check(request, scope: str) -> Refusal | None:
+    """Count a write of ``scope`` ("report", "signup") for this caller; a Refusal if too many."""
+    limits = settings.GRC_RATE_LIMITS[scope]
+    callers = [("ip", hashlib.sha256(client_address(request).encode()).hexdigest()[:20])]
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        callers.append(("user", str(user.pk)))
+    for kind, who in callers:
+        for limit in limits:
+            wait = _hit(f"{scope}:{kind}:{who}", Limit(*limit))
+            if wait is not None:
+                minutes = "une minute" if limit[1] <= 60 else f"{limit[1] // 60} minutes"
+                return Refusal(
+                    retry_after=max(wait, 1),
+                    message=(
+                        f"Trop d'envois : au plus {limit[0]} en {minutes}. "
+                        f"Réessayez dans {max(wait, 1)} secondes."
+                    ),
+                )
+    return None
