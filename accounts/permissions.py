@@ -428,8 +428,14 @@ def _admin_request(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
     return False
 
 
+def _admin_banned_email(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
+    """The list of banned addresses: organisation administrators (any commune or the CAHC)."""
+    return bool(actor.admin_organisations)
+
+
 _ADMIN_RULES = {
     "reports.report": _admin_request,
+    "tracking.bannedemail": _admin_banned_email,
     "routing.category": _admin_category,
     "routing.routingrule": _admin_routing_rule,
     "gis_layers.layer": _admin_layer,

@@ -18,6 +18,9 @@ from tracking import services as tracking
 
 from . import services
 from .forms import (
+    EditDescriptionForm,
+    MergeForm,
+    ModerateForm,
     NoteForm,
     ReplyForm,
     ReportCorrectionForm,
@@ -32,6 +35,9 @@ ACTIONS = {
     "status": (_("Changer l'état"), StatusForm),
     "reply": (_("Répondre au demandeur"), ReplyForm),
     "note": (_("Ajouter une note interne"), NoteForm),
+    "moderate": (_("Modérer"), ModerateForm),
+    "edit": (_("Corriger la description"), EditDescriptionForm),
+    "merge": (_("Fusionner avec un autre signalement (doublon)"), MergeForm),
 }
 
 
@@ -40,7 +46,14 @@ class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
     change_form_template = "admin/reports/report/change_form.html"
     form = ReportCorrectionForm
     list_display = ["reference", "category", "status", "service", "commune", "created_at", "due_at"]
-    list_filter = ["status", "category__domain", "service__organisation", "service", "is_hidden"]
+    list_filter = [
+        "moderation_pending",
+        "status",
+        "category__domain",
+        "service__organisation",
+        "service",
+        "is_hidden",
+    ]
     search_fields = ["reference", "description", "equipment_label", "address_label"]
     date_hierarchy = "created_at"
     list_select_related = ["category", "service", "commune"]
@@ -143,5 +156,22 @@ def _perform(action: str, report: Report, user, data: dict) -> None:
         )
     elif action == "reply":
         tracking.request_reply(report, message=data["message"], actor=user)
-    else:
+    elif action == "note":
         tracking.request_add_note(report, note=data["note"], actor=user)
+    elif action == "moderate":
+        services.report_moderate(
+            report,
+            actor=user,
+            hidden=data["hidden"],
+            reason=data["reason"],
+            photos_hidden=[int(pk) for pk in data["photos_hidden"]],
+        )
+    elif action == "edit":
+        services.report_edit_description(
+            report, actor=user, description=data["description"], reason=data["reason"]
+        )
+    elif action == "merge":
+        into = Report.objects.filter(reference=data["into"].strip().upper()).first()
+        if into is None:
+            raise ValidationError({"into": "Aucun signalement ne porte ce numéro."})
+        services.report_merge(report, into=into, actor=user)

@@ -82,6 +82,54 @@ class StatusForm(ActionForm):
         self.fields["status"].choices = [(s.value, s.label) for s in Status if s in allowed]
 
 
+class ModerateForm(ActionForm):
+    hidden = forms.BooleanField(label=_("Masquer le signalement du public"), required=False)
+    photos_hidden = forms.MultipleChoiceField(
+        label=_("Photos à masquer"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    reason = forms.CharField(
+        label=_("Motif (interne)"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        report = self.request_obj
+        if report is not None:
+            self.fields["hidden"].initial = report.is_hidden
+            self.fields["photos_hidden"].choices = [
+                (str(p.pk), f"Photo {n} ({p.width} × {p.height})")
+                for n, p in enumerate(report.photos.all(), 1)
+            ]
+            self.fields["photos_hidden"].initial = [
+                str(p.pk) for p in report.photos.all() if p.is_hidden
+            ]
+
+
+class EditDescriptionForm(ActionForm):
+    description = forms.CharField(
+        label=_("Description (publique)"), max_length=4000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    reason = forms.CharField(
+        label=_("Motif (interne)"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.request_obj is not None:
+            self.fields["description"].initial = self.request_obj.description
+
+
+class MergeForm(ActionForm):
+    into = forms.CharField(
+        label=_("Numéro du signalement à garder"),
+        max_length=20,
+        help_text=_(
+            "Par exemple S2026-000042 : ce signalement-ci sera clos "
+            "comme doublon, ses abonnés suivront l'autre."
+        ),
+    )
+
+
 class ReplyForm(ActionForm):
     message = forms.CharField(
         label=_("Réponse (publique, envoyée au demandeur)"),

@@ -30,6 +30,11 @@ class Report(CitizenRequest):
         default=False,
         help_text=_("Modération : le signalement n'apparaît plus sur la carte publique."),
     )
+    moderation_pending = models.BooleanField(
+        _("à modérer"),
+        default=False,
+        help_text=_("Mis de côté à l'envoi (lien, mot signalé) : masqué du public jusqu'à revue."),
+    )
     duplicate_of = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,

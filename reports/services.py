@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import permissions
+from accounts.models import User
+from addresses.services import normalise
 from core.timing import timed
 from notifications.services import mail_enqueue
 from organisations.models import Service
 from routing.models import Category
 from routing.selectors import RoutingDecision, route_for
 from tracking import services as tracking
-from tracking.models import Channel, Event, Kind
+from tracking.models import Channel, Event, Kind, Status
 
 from .models import DESCRIPTION_MAX, Photo, Report
 from .photos import CheckedPhoto, new_photo_path, thumbnail, write_file
@@ -86,6 +89,15 @@ def _decide(*, category: Category, location: Point, equipment_id: int | None) ->
     return decision
 
 
+_LINK = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
+
+
+def needs_moderation(text: str) -> bool:
+    """Held for review before it is public: links (spam), or a word on the moderation list."""
+    words = set(normalise(text).split())  # lower case, accents removed
+    return bool(_LINK.search(text)) or bool(words & settings.GRC_MODERATION_WORDS)
+
+
 def _equipment_label(decision: RoutingDecision) -> str:
     equipment = decision.equipment
     return f"{equipment['ref']} ({equipment['layer_name']})" if equipment else ""
@@ -127,7 +139,15 @@ def report_create(
         raise ValidationError(
             {"contact_email": "Pour cette catégorie, indiquez une adresse électronique."}
         )
+    if email and tracking.email_is_banned(email):
+        raise ValidationError(
+            {
+                "contact_email": "Cette adresse ne peut plus déposer de demande en ligne : "
+                "contactez l'accueil de la mairie."
+            }
+        )
     decision = _decide(category=category, location=location, equipment_id=equipment_id)
+    held = needs_moderation(description)
     now = timezone.now()
     report = Report(
         kind=Kind.REPORT,
@@ -144,6 +164,8 @@ def report_create(
         equipment_label=_equipment_label(decision),
         address_label=(address_label or "").strip()[:255],
         answers=answers or {},
+        is_hidden=held,
+        moderation_pending=held,
         created_at=now,
         due_at=now + dt.timedelta(days=category.sla_days),
     )
@@ -375,3 +397,123 @@ def report_me_too(report: Report, *, email: str = "", user: Any = None) -> bool:
     before = report.followers.filter(email=address).exists()
     tracking.follower_add(report, email=address, user=user, is_me_too=True)
     return not before
+
+
+def _check_handler(actor: Any, report: Report) -> None:
+    if not permissions.can_act_on_request(actor, report):
+        raise PermissionDenied("Vous ne traitez pas ce signalement.")
+
+
+@transaction.atomic
+def report_moderate(
+    report: Report, *, actor: Any, hidden: bool, reason: str, photos_hidden: Sequence[int] = ()
+) -> Event:
+    """Show or hide a report on the public side, and hide some of its photos; the reason and
+    what changed go into an internal line of the timeline (the audit trail)."""
+    report = Report.objects.select_for_update().get(pk=report.pk)
+    _check_handler(actor, report)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Indiquez le motif de la modération."})
+    before = {
+        "hidden": report.is_hidden,
+        "photos_hidden": sorted(report.photos.filter(is_hidden=True).values_list("pk", flat=True)),
+    }
+    report.is_hidden = hidden
+    report.moderation_pending = False
+    report.save(update_fields=["is_hidden", "moderation_pending", "updated_at"])
+    report.photos.update(is_hidden=False)
+    report.photos.filter(pk__in=list(photos_hidden)).update(is_hidden=True)
+    after = {
+        "hidden": hidden,
+        "photos_hidden": sorted(report.photos.filter(is_hidden=True).values_list("pk", flat=True)),
+    }
+    return Event.objects.create(
+        request=report,
+        type=Event.Type.MODERATED,
+        actor=actor,
+        actor_label=tracking.actor_label(actor, report),
+        note=reason,
+        data={"before": before, "after": after},
+    )
+
+
+@transaction.atomic
+def report_edit_description(report: Report, *, actor: Any, description: str, reason: str) -> Event:
+    """Correct the public text (a name, a phone number written in it…); the previous text is
+    kept in an internal line of the timeline with the reason."""
+    report = Report.objects.select_for_update().get(pk=report.pk)
+    _check_handler(actor, report)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Indiquez le motif de la modification."})
+    text = _validate_text(description)
+    before = report.description
+    report.description = text
+    report.save(update_fields=["description", "updated_at"])
+    return Event.objects.create(
+        request=report,
+        type=Event.Type.EDITED,
+        actor=actor,
+        actor_label=tracking.actor_label(actor, report),
+        note=reason.strip(),
+        data={"description_before": before, "description_after": text},
+    )
+
+
+@transaction.atomic
+def report_merge(duplicate: Report, *, into: Report, actor: Any) -> Event:
+    """Close a report as a duplicate of another: its followers follow the other one and every
+    one of them is told, by mail, where to follow it now."""
+    duplicate = Report.objects.select_for_update().get(pk=duplicate.pk)
+    into = Report.objects.select_for_update().get(pk=into.pk)
+    _check_handler(actor, duplicate)
+    if into.pk == duplicate.pk:
+        raise ValidationError({"into": "Un signalement ne peut pas être son propre doublon."})
+    if not into.is_open:
+        raise ValidationError(
+            {"into": f"{into.reference} est clos : rouvrez-le ou choisissez-en un autre."}
+        )
+    if not duplicate.is_open:
+        raise ValidationError("Ce signalement est déjà clos.")
+    label = tracking.actor_label(actor, duplicate)
+    before = duplicate.status
+    duplicate.status = Status.DUPLICATE
+    duplicate.status_reason = f"Même problème que le signalement {into.reference}."
+    duplicate.duplicate_of = into
+    duplicate.closed_at = timezone.now()
+    duplicate.save(
+        update_fields=["status", "status_reason", "duplicate_of", "closed_at", "updated_at"]
+    )
+    followers = list(duplicate.followers.values_list("email", "user_id"))
+    for email, user_id in followers:
+        tracking.follower_add(
+            into, email=email, user=user_id and User.objects.get(pk=user_id), is_me_too=True
+        )
+    event = Event.objects.create(
+        request=duplicate,
+        type=Event.Type.MERGED,
+        actor=actor,
+        actor_label=label,
+        is_public=True,
+        status_before=before,
+        status_after=Status.DUPLICATE,
+        message=f"Même problème que le signalement {into.reference}, qui est suivi à votre place.",
+        data={"into": into.reference},
+    )
+    Event.objects.create(
+        request=into,
+        type=Event.Type.MERGED,
+        actor=actor,
+        actor_label=label,
+        note=f"{duplicate.reference} fusionné ici ({len(followers)} abonné(s) repris).",
+        data={"from": duplicate.reference},
+    )
+    mail_enqueue(
+        to=[email for email, _ in followers],
+        template="report_merged",
+        context={"duplicate": duplicate, "into": into, "url": tracking.tracking_url(into)},
+        topic="merged",
+        reference=duplicate.reference,
+        dedupe_key=f"event:{event.pk}",
+    )
+    return event

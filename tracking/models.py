@@ -149,6 +149,8 @@ class Event(models.Model):
         REPLY = "reply", _("réponse")
         NOTE = "note", _("note interne")
         EDITED = "edited", _("modification")
+        MODERATED = "moderated", _("modération")
+        MERGED = "merged", _("fusion de doublons")
 
     request = models.ForeignKey(
         CitizenRequest, on_delete=models.CASCADE, related_name="events", verbose_name=_("demande")
@@ -229,3 +231,35 @@ class Follower(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class BannedEmail(models.Model):
+    """An address (or a whole domain, "@example.org") that may no longer file requests."""
+
+    pattern = models.CharField(
+        _("adresse ou domaine"),
+        max_length=254,
+        unique=True,
+        help_text=_("Une adresse (nom@example.org) ou un domaine entier (@example.org)."),
+    )
+    reason = models.CharField(_("motif"), max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("par"),
+    )
+    created_at = models.DateTimeField(_("le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("adresse bloquée")
+        verbose_name_plural = _("adresses bloquées")
+        ordering = ["pattern"]
+
+    def __str__(self) -> str:
+        return self.pattern
+
+    def clean(self) -> None:
+        self.pattern = self.pattern.strip().lower()

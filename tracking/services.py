@@ -20,7 +20,16 @@ from notifications.services import mail_enqueue
 from organisations.models import Organisation, Service
 from routing.selectors import RoutingDecision
 
-from .models import OPEN_STATUSES, REASONED_STATUSES, CitizenRequest, Event, Follower, Kind, Status
+from .models import (
+    OPEN_STATUSES,
+    REASONED_STATUSES,
+    BannedEmail,
+    CitizenRequest,
+    Event,
+    Follower,
+    Kind,
+    Status,
+)
 
 REFERENCE_PREFIX = {Kind.REPORT: "S", Kind.PROCEDURE: "D"}
 
@@ -328,3 +337,11 @@ def requests_claim(user: Any) -> int:
     count = claimed.update(author=user, contact_email="")
     Follower.objects.filter(email=email, user__isnull=True).update(user=user)
     return count
+
+
+def email_is_banned(email: str) -> bool:
+    """Whether an address, or its domain, is on the list of banned addresses."""
+    email = (email or "").strip().lower()
+    if "@" not in email:
+        return False
+    return BannedEmail.objects.filter(pattern__in=[email, "@" + email.split("@", 1)[1]]).exists()

@@ -338,6 +338,12 @@ GRC_RATE_LIMITS = {
 }
 # How many proxies in front of the portal add X-Forwarded-For (0: use REMOTE_ADDR).
 GRC_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Words that hold a report for moderation before it is public (besides links), lower case.
+GRC_MODERATION_WORDS = frozenset(
+    w.strip().lower()
+    for w in env_str("MODERATION_WORDS", "connard,salope,encule,pute").split(",")
+    if w.strip()
+)
 # Server-Timing headers (core/timing.py): for developers and the benchmarks, off by default.
 GRC_SERVER_TIMING = env_bool("GRC_SERVER_TIMING", False)
 GRC_DEMO_DATA_ALLOWED = DEBUG  # the demo command refuses to run on a production configuration

@@ -1,13 +1,18 @@
-"""Abuse: rate limits on submissions (API, form, sign-up), replays not counted."""
+"""Abuse: rate limits (replays not counted), moderation with an audit trail, banned
+addresses, duplicates merged with their followers told."""
 
 import html
 import json
 import uuid
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import User
+from notifications.models import OutboxMail
+from reports import services
 from reports.models import Report
+from tracking.models import BannedEmail, Event, Follower
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +94,86 @@ def test_sign_ups_are_limited_too(client, db):
     )
     assert refused.status_code == 429 and "Trop d'envois" in html.unescape(refused.content.decode())
     assert User.objects.filter(email__startswith="u").count() == 5
+
+
+# --- Moderation, banned addresses, duplicates -------------------------------------------------
+
+
+def test_a_report_with_a_link_is_held_for_moderation(client, demo, make_report):
+    held = make_report("signalisation", description="Achetez sur www.spam.example !")
+    assert held.is_hidden and held.moderation_pending
+    assert client.get(f"/signalements/{held.reference}/").status_code == 404
+    # The citizen still has the acknowledgement and the tracking link.
+    assert client.get(f"/signalements/{held.reference}/?cle={held.access_key}").status_code == 200
+    insult = make_report("signalisation", description="Ce panneau, quel ENCULÉ l'a tordu")
+    assert insult.moderation_pending
+    clean = make_report("signalisation", description="Panneau tordu rue des Lilas.")
+    assert not clean.is_hidden and not clean.moderation_pending
+
+
+def test_moderating_shows_or_hides_with_an_audit_line(client, demo, make_report):
+    report = make_report()  # with a photo
+    photo = report.photos.get()
+    event = services.report_moderate(
+        report, actor=demo.agent, hidden=False, photos_hidden=[photo.pk], reason="Visage visible."
+    )
+    photo.refresh_from_db()
+    assert photo.is_hidden and event.type == Event.Type.MODERATED and not event.is_public
+    assert event.data["before"]["photos_hidden"] == [] and event.data["after"]["photos_hidden"] == [
+        photo.pk
+    ]
+    assert event.note == "Visage visible."
+    with pytest.raises(ValidationError, match="motif"):
+        services.report_moderate(report, actor=demo.agent, hidden=True, reason="")
+    with pytest.raises(PermissionDenied):
+        services.report_moderate(report, actor=demo.cahc_agent, hidden=True, reason="x")
+
+
+def test_editing_the_text_keeps_the_previous_one_in_the_audit_trail(demo, make_report):
+    report = make_report(description="Trou devant chez M. Dupont, 06 12 34 56 78.")
+    event = services.report_edit_description(
+        report,
+        actor=demo.agent,
+        description="Trou devant le numéro 12.",
+        reason="Données personnelles retirées.",
+    )
+    report.refresh_from_db()
+    assert report.description == "Trou devant le numéro 12."
+    assert "06 12 34 56 78" in event.data["description_before"] and not event.is_public
+
+
+def test_a_banned_address_or_domain_cannot_file(demo, make_report):
+    BannedEmail.objects.create(pattern="troll@example.org", reason="Insultes répétées")
+    BannedEmail.objects.create(pattern="@spam.example", reason="Robot")
+    for email in ("Troll@Example.org", "x@spam.example"):
+        with pytest.raises(ValidationError, match="ne peut plus"):
+            make_report("signalisation", contact_email=email)
+    assert make_report("signalisation", contact_email="ok@example.org")
+
+
+def test_merging_duplicates_moves_the_followers_and_tells_each_of_them(demo, make_report):
+    kept = make_report("signalisation", contact_email="first@example.org")
+    duplicate = make_report("signalisation", contact_email="second@example.org")
+    services.report_me_too(duplicate, email="third@example.org")
+    event = services.report_merge(duplicate, into=kept, actor=demo.agent)
+    duplicate.refresh_from_db()
+    assert duplicate.status == "duplicate" and duplicate.duplicate_of == kept
+    assert event.is_public and kept.reference in event.message
+    followers = set(Follower.objects.filter(request=kept).values_list("email", flat=True))
+    assert followers == {"first@example.org", "second@example.org", "third@example.org"}
+    told = set(OutboxMail.objects.filter(topic="merged").values_list("to", flat=True))
+    assert told == {"second@example.org", "third@example.org"}
+    with pytest.raises(ValidationError, match="déjà clos"):
+        services.report_merge(duplicate, into=kept, actor=demo.agent)
+
+
+def test_the_admin_offers_moderation_and_merge_to_the_handling_agent(client, demo, make_report):
+    kept, duplicate = make_report("signalisation"), make_report("signalisation")
+    client.force_login(demo.agent)
+    url = f"/admin/reports/report/{duplicate.pk}/agir/merge/"
+    assert client.post(url, {"into": "S1999-000000"}).status_code == 200  # unknown: on the form
+    assert client.post(url, {"into": kept.reference.lower()}).status_code == 302
+    duplicate.refresh_from_db()
+    assert duplicate.duplicate_of == kept
+    pending = client.get("/admin/reports/report/?moderation_pending__exact=1")
+    assert pending.status_code == 200

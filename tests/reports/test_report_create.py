@@ -89,9 +89,10 @@ def test_two_reports_get_two_numbers(make_report):
 def test_creation_is_a_dozen_statements_with_one_routing_query(
     make_report, django_assert_max_num_queries
 ):
-    """Savepoint and its release, routing, number, two inserts for the report, two events,
-    the photo, follower, the service for the mail, the outbox's dedupe check and insert."""
+    """Savepoint and its release, the banned-address check, routing, number, two inserts for
+    the report, two events, the photo, follower, the service for the mail, the outbox's dedupe
+    check and insert."""
     make_report()  # warm caches (content types)
-    with django_assert_max_num_queries(13) as queries:
+    with django_assert_max_num_queries(14) as queries:
         make_report()
     assert sum("routing_decide" in q["sql"] for q in queries.captured_queries) == 1
