@@ -44,6 +44,7 @@ class Place:
     duplicates: list = field(default_factory=list)
     notice: str = ""
     picked: int | None = None  # the equipment found by its number
+    photo_position: tuple[float, float] | None = None  # offered, used only if confirmed
 
     @property
     def known(self) -> bool:
@@ -58,7 +59,20 @@ def _float(raw: str | None) -> float | None:
     return value if value is None or abs(value) <= 180 else None
 
 
-def _place(data, category: Category | None, action: str) -> Place:
+def _photo_position(upload) -> tuple[tuple[float, float] | None, str]:
+    """The GPS position written in a photo (read, then the photo is dropped), and a notice."""
+    if upload is None:
+        return None, _("Choisissez une photo.")
+    try:
+        checked = photo_check(upload, name=_("La photo"))
+    except ValidationError as exc:
+        return None, " ".join(exc.messages)
+    if checked.gps is None:
+        return None, _("Cette photo ne contient pas de position : utilisez la carte ou l'adresse.")
+    return checked.gps, ""
+
+
+def _place(data, category: Category | None, action: str, files=None) -> Place:
     """Where the report is, from what was posted: an address picked, a plate number, the map."""
     place = Place(
         lon=_float(data.get("lon")),
@@ -75,6 +89,9 @@ def _place(data, category: Category | None, action: str) -> Place:
                 place.notice = _(
                     "Aucune adresse trouvée : vérifiez l'orthographe ou utilisez la carte."
                 )
+        return place
+    if action == "photo":
+        place.photo_position, place.notice = _photo_position((files or {}).get("place_photo"))
         return place
     choice = data.get("address_choice", "")
     if action == "locate" and choice.count("|") >= 2:
@@ -108,7 +125,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
         .filter(slug=data.get("category", ""), is_active=True)
         .first()
     )
-    place = _place(data, category, action)
+    place = _place(data, category, action, request.FILES)
     posted = None
     if request.method == "POST":
         # The place found at this step (an address picked, a plate) goes back into the form.

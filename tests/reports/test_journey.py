@@ -156,3 +156,23 @@ def test_me_too_instead_of_a_second_report(client, town, make_report):
     assert done["Location"] == f"/signalements/{first.reference}/"
     assert Follower.objects.get(request=first, email="voisin@example.org").is_me_too
     assert Report.objects.count() == 1
+
+
+def test_a_photos_gps_position_is_offered_then_used_only_when_confirmed(client, town):
+    from tests.images import exif_with_gps
+
+    photo = SimpleUploadedFile(
+        "sur-place.jpg", jpeg(exif=exif_with_gps(3.01054, 50.480422)), content_type="image/jpeg"
+    )
+    offered = client.post(
+        URL, {"category": "signalisation", "action": "photo", "place_photo": photo}
+    ).content.decode()
+    assert 'id="photo-position"' in offered and 'id="who-handles"' not in offered  # not yet used
+    choice = re.search(r'id="photo-spot" value="([^"]+)"', offered).group(1)
+    confirmed = step(client, category="signalisation", action="locate", address_choice=choice)
+    assert 'id="who-handles"' in confirmed.content.decode()
+    plain = SimpleUploadedFile("sans-gps.jpg", jpeg(), content_type="image/jpeg")
+    html = client.post(
+        URL, {"category": "signalisation", "action": "photo", "place_photo": plain}
+    ).content.decode()
+    assert "ne contient pas de position" in html
