@@ -1,5 +1,7 @@
 """The map configuration handed to pages: basemap (IGN, OSM or none) and the initial view."""
 
+import functools
+
 from django.conf import settings
 
 STREETS_LAYER = "voirie"
@@ -32,3 +34,18 @@ def map_config() -> dict:
             else None
         ),
     }
+
+
+@functools.lru_cache(maxsize=16)
+def _coord_transform(source: int, target: int):
+    from django.contrib.gis.gdal import CoordTransform, SpatialReference
+
+    return CoordTransform(SpatialReference(source), SpatialReference(target))
+
+
+def reproject(geometry, srid: int):
+    """A copy of ``geometry`` in ``srid``. The PROJ transformation is built once per pair of
+    SRIDs and kept: building it costs about 2 ms, applying it microseconds."""
+    if geometry.srid == srid:
+        return geometry.clone()
+    return geometry.transform(_coord_transform(geometry.srid, srid), clone=True)

@@ -121,6 +121,7 @@ def reports_of(user: Any, *, limit: int = 200) -> list[Report]:
     return list(
         Report.objects.filter(author=user)
         .select_related("category", "service__organisation", "commune", "author")
+        .defer("commune__geom")
         .prefetch_related("events")
         .order_by("-created_at")[:limit]
     )

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.models import User
 from addresses.services import normalise
+from core.maps import reproject
 from core.timing import timed
 from notifications.services import mail_enqueue
 from organisations.models import Service
@@ -43,7 +44,7 @@ def _stored(location: Point) -> Point:
     if location.srid is None:
         location = Point(location.x, location.y, srid=4326)
     if location.srid != settings.GRC_STORAGE_SRID:
-        location = location.transform(settings.GRC_STORAGE_SRID, clone=True)
+        location = reproject(location, settings.GRC_STORAGE_SRID)
     return location
 
 

@@ -19,6 +19,8 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils import timezone
 
+from core.maps import reproject
+
 from .models import Category
 
 STORAGE_SRID = settings.GRC_STORAGE_SRID
@@ -69,7 +71,7 @@ def route_for(
     domain, else its reception service. A commune not on the portal gets its contact instead; a
     point outside the CAHC is refused naming its commune.
     """
-    point = location.transform(4326, clone=True) if location.srid not in (None, 4326) else location
+    point = reproject(location, 4326) if location.srid not in (None, 4326) else location
     params = {
         "lon": point.x,
         "lat": point.y,

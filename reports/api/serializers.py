@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from core.api import coordinate
+from core.maps import reproject
 from routing.models import Category
 
 from ..models import DESCRIPTION_MAX
@@ -50,7 +51,7 @@ class ReportCreateSerializer(serializers.Serializer):
 def _lonlat(location) -> dict | None:
     if location is None:
         return None
-    point = location.transform(settings.GRC_API_SRID, clone=True)
+    point = reproject(location, settings.GRC_API_SRID)
     return {"lon": round(point.x, 6), "lat": round(point.y, 6)}
 
 

@@ -62,6 +62,8 @@ def test_a_report_is_created_routed_and_acknowledged(client, demo, django_assert
         ({"contact_email": "pas-une-adresse"}, 400, "contact_email", ""),
         ({"equipment": "un"}, 400, "equipment", ""),
         ({"equipment": 987654321}, 422, "equipment", "inconnu"),
+        # Carvin is in the CAHC but not on the portal: its roads are its own business.
+        ({"lon": 2.9580, "lat": 50.4930}, 422, "location", "ne traite pas encore"),
     ],
 )
 def test_bad_input_gets_a_reason_and_stores_nothing(client, demo, change, status, field, fragment):
