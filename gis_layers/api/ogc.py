@@ -12,10 +12,13 @@ import json
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from gis_layers import selectors
+from gis_layers.collections import extra_collections
 from gis_layers.models import Layer
 
+from .params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, parse_bbox, parse_int
 from .views import GEOJSON, _abs, _feature_collection, api_view, error, layer_urls
 
 CONFORMANCE = [
@@ -135,6 +138,103 @@ def _collection(request: HttpRequest, layer: Layer) -> dict:
     return data
 
 
+# --- Collections that are not layers (gis_layers.collections) -----------------------------------
+
+
+def _extra(request: HttpRequest, extra) -> dict:
+    base = reverse("ogcapi:collection", args=[extra.id])
+    data = {
+        "id": extra.id,
+        "title": extra.title,
+        "description": extra.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "license": extra.licence,
+        "links": [
+            {"href": _abs(request, base), "rel": "self", "type": JSON, "title": extra.title},
+            {
+                "href": _abs(request, base + "/items"),
+                "rel": "items",
+                "type": GEOJSON,
+                "title": "Objets (GeoJSON)",
+            },
+        ],
+    }
+    if extra.extent:
+        data["extent"] = {"spatial": {"bbox": [extra.extent], "crs": CRS84}}
+    return data
+
+
+def extra_collection_view(request: HttpRequest, extra) -> JsonResponse:
+    if not _format_ok(request):
+        return _bad_format()
+    return _json(_extra(request, extra))
+
+
+def extra_items_view(request: HttpRequest, extra) -> HttpResponse:
+    if not _format_ok(request):
+        return _bad_format()
+    bbox = parse_bbox(request.GET.get("bbox"))
+    limit = parse_int(
+        request.GET.get("limit"), "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT
+    )
+    offset = parse_int(
+        request.GET.get("offset"), "offset", default=0, minimum=0, maximum=MAX_OFFSET
+    )
+    page = extra.items(bbox, limit, offset)
+    path = reverse("ogcapi:items", args=[extra.id])
+    base = {k: v for k, v in request.GET.items() if k not in ("offset", "f")}
+    links = [{"href": request.build_absolute_uri(), "rel": "self", "type": GEOJSON}]
+    if offset + page.number_returned < page.number_matched:
+        links.append(
+            {
+                "href": _abs(request, path, {**base, "offset": offset + limit}),
+                "rel": "next",
+                "type": GEOJSON,
+            }
+        )
+    if offset > 0:
+        links.append(
+            {
+                "href": _abs(request, path, {**base, "offset": max(0, offset - limit)}),
+                "rel": "prev",
+                "type": GEOJSON,
+            }
+        )
+    links.append(
+        {
+            "href": _abs(request, reverse("ogcapi:collection", args=[extra.id])),
+            "rel": "collection",
+            "type": JSON,
+        }
+    )
+    head = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "numberMatched": page.number_matched,
+            "numberReturned": page.number_returned,
+            "timeStamp": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "links": links,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )[:-1].encode()
+    response = HttpResponse(content_type=GEOJSON)
+    for part in (head, b',"features":[', page.features, b"]}"):
+        response.write(part)
+    response["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+def extra_item_view(request: HttpRequest, extra, feature_id: str) -> HttpResponse:
+    if not _format_ok(request):
+        return _bad_format()
+    text = extra.item(feature_id[:40])
+    if text is None:
+        return error(404, "NotFound", f"Objet inconnu : {feature_id[:40]}.")
+    return HttpResponse(text, content_type=GEOJSON)
+
+
 @api_view
 def collections(request: HttpRequest) -> JsonResponse:
     if not _format_ok(request):
@@ -150,26 +250,27 @@ def collections(request: HttpRequest) -> JsonResponse:
                     "title": "Collections",
                 }
             ],
-            "collections": [_collection(request, layer) for layer in layers],
+            "collections": [_collection(request, layer) for layer in layers]
+            + [_extra(request, extra) for extra in extra_collections()],
         }
     )
 
 
-@api_view
+@api_view(extra=extra_collection_view)
 def collection(request: HttpRequest, layer: Layer) -> JsonResponse:
     if not _format_ok(request):
         return _bad_format()
     return _json(_collection(request, layer))
 
 
-@api_view(data=True)
+@api_view(data=True, extra=extra_items_view)
 def items(request: HttpRequest, layer: Layer) -> HttpResponse:
     if not _format_ok(request):
         return _bad_format()
     return _feature_collection(request, layer, reverse("ogcapi:items", args=[layer.slug]), ogc=True)
 
 
-@api_view(data=True)
+@api_view(data=True, extra=extra_item_view)
 def item(request: HttpRequest, layer: Layer, feature_id: str) -> HttpResponse:
     if not _format_ok(request):
         return _bad_format()

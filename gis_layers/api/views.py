@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from accounts import permissions
 from accounts.authentication import AuthenticationError, principal_for
 from gis_layers import selectors
+from gis_layers.collections import extra_collection
 from gis_layers.models import Layer
 
 from .params import (
@@ -58,14 +59,17 @@ DATA_FIELDS = (
 )
 
 
-def api_view(func: Callable | None = None, *, data: bool = False) -> Callable:
+def api_view(
+    func: Callable | None = None, *, data: bool = False, extra: Callable | None = None
+) -> Callable:
     """Authentication, parameter errors and the layer lookup shared by every layer endpoint.
 
     ``data=True`` (items, features, tiles) loads only the fields they use: the lookup is on the
-    path of every page and tile.
+    path of every page and tile. ``extra`` is the view for a collection that is not a layer
+    (gis_layers.collections), called when the slug names one.
     """
     if func is None:
-        return lambda f: api_view(f, data=data)
+        return lambda f: api_view(f, data=data, extra=extra)
 
     @require_GET
     @wraps(func)
@@ -79,6 +83,12 @@ def api_view(func: Callable | None = None, *, data: bool = False) -> Callable:
                 str(exc),
             )
         slug = kwargs.pop("slug", None)
+        other = extra_collection(slug) if slug is not None and extra is not None else None
+        if other is not None:
+            try:
+                return extra(request, other, *args, **kwargs)
+            except BadParameter as exc:
+                return error(400, "InvalidParameterValue", f"{exc.name} : {exc}")
         if slug is not None:
             layers = Layer.objects.filter(slug=slug).order_by()
             layer = (layers.only(*DATA_FIELDS) if data else layers).first()

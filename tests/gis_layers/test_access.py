@@ -55,12 +55,14 @@ def test_catalogue_and_collections_follow_visibility(client, layers, demo):
     assert {c["id"] for c in client.get("/ogcapi/collections").json()["collections"]} == {
         "eclairage-test",
         "bornes-verre-test",
+        "signalements",  # the citizens' reports: public fields, open to all
     }
     client.force_login(demo.cahc_agent)
     assert {c["id"] for c in client.get("/ogcapi/collections").json()["collections"]} == {
         "eclairage-test",
         "bornes-verre-test",
         "reseau-eau",
+        "signalements",
     }
 
 

@@ -47,7 +47,8 @@ def test_item_and_missing_items(client, layers):
 def test_owslib_reads_collections_and_pages_through_items_with_a_bbox(live_server, layers):
     api = Features(live_server.url + "/ogcapi/")
     ids = [c["id"] for c in api.collections()["collections"]]
-    assert ids == ["eclairage-test"]  # anonymous: public layers only
+    assert ids == ["eclairage-test", "signalements"]  # anonymous: public layers, the reports
+    assert api.collection_items("signalements")["numberMatched"] == 0  # none filed in this test
     assert (
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
         in api.conformance()["conformsTo"]
