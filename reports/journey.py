@@ -9,6 +9,7 @@ details, read the privacy notice, send.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from django.contrib import messages
@@ -29,7 +30,7 @@ from tracking.models import Channel
 
 from . import selectors, services
 from .forms import ReportForm, add_service_errors
-from .photos import PhotoTooLarge, photo_check
+from .photos import photo_check, photos_check
 
 
 @dataclass
@@ -51,12 +52,15 @@ class Place:
         return self.lon is not None and self.lat is not None
 
 
-def _float(raw: str | None) -> float | None:
+def _float(raw: str | None, limit: float) -> float | None:
+    """A finite number within ±limit, or None (what a map or a tampered form may post)."""
     try:
         value = float(raw) if raw not in (None, "") else None
     except ValueError:
         return None
-    return value if value is None or abs(value) <= 180 else None
+    if value is None or not math.isfinite(value) or abs(value) > limit:
+        return None
+    return value
 
 
 def _photo_position(upload) -> tuple[tuple[float, float] | None, str]:
@@ -75,8 +79,8 @@ def _photo_position(upload) -> tuple[tuple[float, float] | None, str]:
 def _place(data, category: Category | None, action: str, files=None) -> Place:
     """Where the report is, from what was posted: an address picked, a plate number, the map."""
     place = Place(
-        lon=_float(data.get("lon")),
-        lat=_float(data.get("lat")),
+        lon=_float(data.get("lon"), 180),
+        lat=_float(data.get("lat"), 90),
         label=data.get("address_label", "")[:255],
     )
     if action == "search":
@@ -96,7 +100,7 @@ def _place(data, category: Category | None, action: str, files=None) -> Place:
     choice = data.get("address_choice", "")
     if action == "locate" and choice.count("|") >= 2:
         lon, lat, label = choice.split("|", 2)
-        place.lon, place.lat, place.label = _float(lon), _float(lat), label[:255]
+        place.lon, place.lat, place.label = _float(lon, 180), _float(lat, 90), label[:255]
     if action == "find" and category is not None:
         hits = selectors.equipment_by_ref(category, data.get("equipment_ref", ""))
         if hits:
@@ -204,14 +208,8 @@ def _submit(request, form: ReportForm, category: Category | None, place: Place):
     if equipment is not None:  # the pin snaps to the equipment picked
         location = Point(equipment.lon, equipment.lat, srid=4326)
     try:
-        photos = [
-            photo_check(f, name=_("Photo %(n)s") % {"n": n})
-            for n, f in enumerate(data["photos"], 1)
-        ]
-    except PhotoTooLarge as exc:
-        form.add_error("photos", exc.messages)
-        return None
-    except ValidationError as exc:
+        photos = photos_check(data["photos"])
+    except ValidationError as exc:  # PhotoTooLarge included
         form.add_error("photos", exc.messages)
         return None
     user = request.user if request.user.is_authenticated else None

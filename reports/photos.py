@@ -129,6 +129,15 @@ def photo_check(upload, *, name: str = "photo") -> CheckedPhoto:
     )
 
 
+def photos_check(uploads) -> list[CheckedPhoto]:
+    """Check a submission's uploads: their number first (before decoding any), then each one.
+    PhotoTooLarge (413) or ValidationError saying which photo and why."""
+    uploads = list(uploads)
+    if len(uploads) > settings.GRC_PHOTO_MAX_COUNT:
+        raise ValidationError(f"Au plus {settings.GRC_PHOTO_MAX_COUNT} photos.")
+    return [photo_check(upload, name=f"Photo {n}") for n, upload in enumerate(uploads, 1)]
+
+
 def thumbnail(data: bytes) -> bytes:
     image = Image.open(io.BytesIO(data), formats=["JPEG"])
     image.thumbnail((settings.GRC_THUMBNAIL_SIDE, settings.GRC_THUMBNAIL_SIDE))

@@ -88,10 +88,10 @@ def report_list(request: HttpRequest) -> HttpResponse:
     from routing.models import Category
     from tracking.models import Status
 
-    from .api.views import _map_filters
+    from .filters import map_filters
 
     try:
-        filters = _map_filters(request.GET)
+        filters = map_filters(request.GET)
         error = ""
     except FilterError as exc:
         filters = selectors.MapFilters()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -72,6 +73,16 @@ def route_for(
     point outside the CAHC is refused naming its commune.
     """
     point = reproject(location, 4326) if location.srid not in (None, 4326) else location
+    if not (math.isfinite(point.x) and math.isfinite(point.y)) or not (
+        -180 <= point.x <= 180 and -90 <= point.y <= 90
+    ):
+        # Callers validate coordinates; this keeps an impossible point from reaching PostGIS.
+        return RoutingDecision(
+            status="outside",
+            message=(
+                "Coordonnées impossibles : longitude entre -180 et 180, latitude entre -90 et 90."
+            ),
+        )
     params = {
         "lon": point.x,
         "lat": point.y,

@@ -5,8 +5,6 @@ Thin: parse, check, call reports.services / reports.selectors, frame the answer.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -21,11 +19,12 @@ from rest_framework.response import Response
 from core import idempotency, ratelimit
 from core.api import coordinate
 from gis_layers.api.params import BadParameter, parse_bbox
-from tracking.models import Channel, Status
+from tracking.models import Channel
 from tracking.services import tracking_url
 
 from .. import selectors, services
-from ..photos import PhotoTooLarge, photo_check
+from ..filters import map_filters
+from ..photos import PhotoTooLarge, photos_check
 from .serializers import (
     EquipmentListSerializer,
     ReportCreateSerializer,
@@ -87,13 +86,8 @@ def report_create(request) -> Response:
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
     user = request.user if request.user.is_authenticated else None
-    uploads = request.FILES.getlist("photos")
-    if len(uploads) > settings.GRC_PHOTO_MAX_COUNT:
-        return _refusal(
-            DjangoValidationError({"photos": f"Au plus {settings.GRC_PHOTO_MAX_COUNT} photos."})
-        )
     try:
-        photos = [photo_check(u, name=f"Photo {n}") for n, u in enumerate(uploads, 1)]
+        photos = photos_check(request.FILES.getlist("photos"))
     except PhotoTooLarge as exc:
         return Response({"errors": {"photos": exc.messages}}, status=413)
     except DjangoValidationError as exc:
@@ -230,32 +224,6 @@ def equipment(request) -> Response:
     return Response({"results": [hit.as_dict() for hit in hits]})
 
 
-def _map_filters(params) -> selectors.MapFilters:
-    def listed(name: str) -> tuple[str, ...]:
-        raw = params.get(name, "")
-        values = tuple(v.strip() for v in raw.split(",") if v.strip())
-        if len(values) > 30 or any(len(v) > 80 for v in values):
-            raise serializers.ValidationError({name: f"{name} : liste trop longue."})
-        return values
-
-    statuses = listed("status")
-    unknown = sorted(set(statuses) - set(Status.values))
-    if unknown:
-        raise serializers.ValidationError(
-            {"status": f"États inconnus : {', '.join(unknown)} ({', '.join(Status.values)})."}
-        )
-    dates = {}
-    for name in ("since", "until"):
-        raw = params.get(name, "")
-        try:
-            dates[name] = dt.date.fromisoformat(raw) if raw else None
-        except ValueError:
-            raise serializers.ValidationError({name: f"{name} : une date AAAA-MM-JJ."}) from None
-    if dates["since"] and dates["until"] and dates["since"] > dates["until"]:
-        raise serializers.ValidationError({"since": "since est après until."})
-    return selectors.MapFilters(listed("category"), statuses, dates["since"], dates["until"])
-
-
 @extend_schema(
     summary="Public map of reports (GeoJSON)",
     description="Reports in the viewport, built by PostGIS: one point per report from zoom 16, "
@@ -290,7 +258,7 @@ def reports_map(request) -> HttpResponse:
     if not zoom.isdigit() or int(zoom) > 22:
         raise serializers.ValidationError({"zoom": "zoom va de 0 à 22."})
     total, count, features = selectors.reports_map(
-        bbox, zoom=int(zoom), filters=_map_filters(params)
+        bbox, zoom=int(zoom), filters=map_filters(params)
     )
     body = (
         f'{{"type":"FeatureCollection","numberMatched":{total},"numberReturned":{count},'

@@ -176,3 +176,18 @@ def test_a_photos_gps_position_is_offered_then_used_only_when_confirmed(client, 
         URL, {"category": "signalisation", "action": "photo", "place_photo": plain}
     ).content.decode()
     assert "ne contient pas de position" in html
+
+
+@pytest.mark.parametrize(("lon", "lat"), [("3", "95"), ("3", "-91"), ("200", "50"), ("3", "nan")])
+def test_impossible_coordinates_posted_by_hand_are_ignored(client, town, lon, lat):
+    html = step(client, category="signalisation", action="locate", lon=lon, lat=lat)
+    assert 'id="who-handles"' not in html.content.decode()
+
+
+def test_routing_refuses_an_impossible_point_without_asking_postgis(categories, db):
+    from django.contrib.gis.geos import Point
+
+    from routing.selectors import route_for
+
+    decision = route_for(location=Point(3.0, 95.0, srid=4326), category=categories["signalisation"])
+    assert decision.status == "outside" and "impossibles" in decision.message
