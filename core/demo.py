@@ -273,4 +273,8 @@ def demo_data_load(*, with_layers: bool = True) -> list[DemoAccount]:
         demo_layers_load()
         demo_addresses_load()  # along the demo streets, which the layers just made
     categories_load()
+    if with_layers:
+        from reports.demo import demo_reports_load
+
+        demo_reports_load()  # at the demo addresses, through the real services
     return accounts
