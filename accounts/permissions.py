@@ -256,6 +256,18 @@ def requests_filter_for(user: Any, *, prefix: str = "") -> Q:
     return q
 
 
+def requests_export_filter(user: Any) -> Q:
+    """Rows a staff member may export: the requests of the organisations they work for (all of
+    them for the operator). Personal columns are filled only where ``requests_filter_for``
+    allows (the handling service, the organisation's administrators)."""
+    actor = actor_for(user)
+    if actor.is_superuser:
+        return Q()
+    if not actor.is_staff:
+        return Q(pk__in=[])
+    return Q(organisation_id__in=actor.organisations)
+
+
 # --- GIS layers ----------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ urlpatterns = [
     path("compte/", include("citizens.urls")),
     path("intranet/", include("intranet.urls")),
     path("signaler/", report_new, name="report-new"),
+    path("statistiques/", include("stats.urls")),
     path("signalements/", include("reports.urls")),
     path("", include("core.urls")),
 ]

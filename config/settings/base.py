@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "tracking",
     "reports",
     "citizens",
+    "stats",
     "procedures",
     "intranet",
 ]

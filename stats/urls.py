@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "stats"
+urlpatterns = [
+    path("exports/", views.export_page, name="exports"),
+    path("donnees-ouvertes/signalements.<str:fmt>", views.open_data, name="open-data"),
+]

@@ -1,0 +1,86 @@
+"""Export pages: staff exports with filters (personal columns where entitled) and the public
+open-data export (anonymised)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts import permissions
+from routing.models import Category
+from tracking.models import Channel, Status
+
+from . import exports
+from .filters import RequestFilters, filters_from
+
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+}
+
+
+def _file(rows, cols, fmt: str, stem: str) -> HttpResponse:
+    name = f"{stem}-{timezone.localdate():%Y-%m-%d}.{fmt}"
+    if fmt == "csv":
+        response = StreamingHttpResponse(exports.csv_chunks(rows, cols), content_type=FORMATS[fmt])
+    elif fmt == "xlsx":
+        response = HttpResponse(exports.xlsx_bytes(rows, cols), content_type=FORMATS[fmt])
+    elif fmt == "geojson":
+        response = StreamingHttpResponse(
+            exports.geojson_chunks(rows, cols), content_type=FORMATS[fmt]
+        )
+    else:
+        path = exports.gpkg_path(rows, cols)
+        response = FileResponse(path.open("rb"), content_type=FORMATS[fmt])
+        path.unlink()  # the open handle keeps the data until it is sent
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def export_page(request):
+    """Filters and formats; the rows are the requests of the caller's organisations."""
+    if not permissions.can_access_intranet(request.user):
+        raise PermissionDenied("Réservé aux agents des collectivités.")
+    error, filters = "", RequestFilters()
+    try:
+        filters = filters_from(request.GET)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    fmt = request.GET.get("format", "")
+    if fmt and not error:
+        if fmt not in FORMATS:
+            raise Http404
+        q = permissions.requests_export_filter(request.user) & filters.q()
+        rows = exports.export_rows(
+            exports.reports_for(q), private=permissions.requests_filter_for(request.user)
+        )
+        return _file(rows, exports.columns(open_data=False), fmt, "demandes")
+    context = {
+        "error": error,
+        "filters": filters,
+        "categories": Category.objects.filter(is_active=True).select_related("domain"),
+        "statuses": Status.choices,
+        "channels": Channel.choices,
+        "services": permissions.services_visible_to(request.user).order_by(
+            "organisation__name", "name"
+        ),
+        "formats": list(FORMATS),
+    }
+    return render(request, "stats/exports.html", context)
+
+
+def open_data(request, fmt: str):
+    """Every visible report, anonymised: no description, no contact, position to ~100 m."""
+    if fmt not in FORMATS:
+        raise Http404
+    rows = exports.export_rows(exports.reports_for_open_data(), private=None, open_data=True)
+    response = _file(rows, exports.columns(open_data=True), fmt, "signalements-libercourt-cahc")
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
