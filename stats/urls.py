@@ -4,6 +4,7 @@ from . import views
 
 app_name = "stats"
 urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
     path("exports/", views.export_page, name="exports"),
     path("donnees-ouvertes/signalements.<str:fmt>", views.open_data, name="open-data"),
 ]

@@ -13,7 +13,7 @@ from accounts import permissions
 from routing.models import Category
 from tracking.models import Channel, Status
 
-from . import exports
+from . import exports, selectors
 from .filters import RequestFilters, filters_from
 
 FORMATS = {
@@ -84,3 +84,44 @@ def open_data(request, fmt: str):
     response = _file(rows, exports.columns(open_data=True), fmt, "signalements-libercourt-cahc")
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def _series(title: str, rows: list[tuple[str, int]]) -> dict:
+    top = max((n for _, n in rows), default=0) or 1
+    return {"title": title, "rows": [(label, n, round(100 * n / top, 1)) for label, n in rows]}
+
+
+@login_required
+def dashboard(request):
+    """The figures of the caller's scope (service, organisation, or the whole CAHC for the
+    agglomeration's staff), with the export filters; each chart has its data table."""
+    if not permissions.can_access_intranet(request.user):
+        raise PermissionDenied("Réservé aux agents des collectivités.")
+    error, filters = "", RequestFilters()
+    try:
+        filters = filters_from(request.GET)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    figures = selectors.dashboard(permissions.stats_filter(request.user), filters_q=filters.q())
+    context = {
+        "error": error,
+        "filters": filters,
+        "d": figures,
+        "charts": [
+            _series("Par état", figures.by_status),
+            _series("Par mois (12 derniers mois)", figures.by_month),
+            _series("Par problème", figures.by_category),
+            _series("Par service", figures.by_service),
+            _series("Par commune", figures.by_commune),
+            _series("Par canal", figures.by_channel),
+            _series("Demandes ouvertes, par ancienneté", figures.backlog),
+        ],
+        "assumptions": selectors,
+        "categories": Category.objects.filter(is_active=True).select_related("domain"),
+        "statuses": Status.choices,
+        "channels": Channel.choices,
+        "services": permissions.services_visible_to(request.user).order_by(
+            "organisation__name", "name"
+        ),
+    }
+    return render(request, "stats/dashboard.html", context)

@@ -1,0 +1,130 @@
+"""Dashboard figures, computed in PostgreSQL over the requests a caller may count.
+
+Every figure comes from the request table's own columns (channel, status, category, service,
+organisation, commune, timestamps), so procedures join the same figures when they exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Count, Q
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from accounts.models import User
+from tracking.models import OPEN_STATUSES, CitizenRequest, Status
+
+# Assumptions of the dematerialisation estimate (written on the page).
+TRIP_KM = 6.0  # a return trip to the town hall, on average
+SHEETS_PER_REQUEST = 3  # form, acknowledgement, answer
+CO2_G_PER_KM = 120  # an average car
+AGE_BUCKETS = [
+    (0, 7, "moins de 7 jours"),
+    (7, 30, "7 à 30 jours"),
+    (30, 90, "30 à 90 jours"),
+    (90, None, "plus de 90 jours"),
+]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    total: int
+    open: int
+    closed_within_target: float | None  # share of closed requests closed within their target
+    by_status: list[tuple[str, int]]
+    by_category: list[tuple[str, int]]
+    by_service: list[tuple[str, int]]
+    by_commune: list[tuple[str, int]]
+    by_channel: list[tuple[str, int]]
+    by_month: list[tuple[str, int]]
+    times: list[dict]  # per category: closed, median and p90 days, target, share within target
+    backlog: list[tuple[str, int]]
+    accounts_created: int
+    online_share: float | None
+    trips_avoided: int
+    km_avoided: float
+    co2_kg_avoided: float
+    sheets_avoided: int
+
+
+def _counts(qs, field: str, labels: dict | None = None, limit: int = 30) -> list[tuple[str, int]]:
+    rows = qs.values(field).annotate(n=Count("pk")).order_by("-n", field)[:limit]
+    return [((labels or {}).get(r[field], r[field]) or "—", r["n"]) for r in rows]
+
+
+TIMES_SQL = """
+    SELECT k.name, k.sla_days, count(*),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY d),
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY d),
+           avg((d <= k.sla_days)::int)
+    FROM (SELECT c.category_id,
+                 extract(epoch FROM c.closed_at - c.created_at) / 86400.0 AS d
+          FROM tracking_citizenrequest c
+          WHERE c.id IN ({ids}) AND c.closed_at IS NOT NULL) t
+    JOIN routing_category k ON k.id = t.category_id
+    GROUP BY k.name, k.sla_days ORDER BY count(*) DESC, k.name
+"""
+
+
+def dashboard(scope: Q, *, filters_q: Q, today: dt.date | None = None) -> Dashboard:
+    """The figures of the requests in ``scope`` matching the filters."""
+    today = today or timezone.localdate()
+    qs = CitizenRequest.objects.filter(scope & filters_q)
+    status_labels = dict(Status.choices)
+    total = qs.count()
+    open_qs = qs.filter(status__in=OPEN_STATUSES)
+    ids_sql, ids_params = qs.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(TIMES_SQL.format(ids=ids_sql), ids_params)
+        times = [
+            {
+                "category": name,
+                "target": sla,
+                "closed": n,
+                "median": round(med, 1),
+                "p90": round(p90, 1),
+                "within": round(100 * within, 0),
+            }
+            for name, sla, n, med, p90, within in cursor.fetchall()
+        ]
+    closed = sum(t["closed"] for t in times)
+    within = round(sum(t["within"] * t["closed"] for t in times) / closed, 0) if closed else None
+    backlog = []
+    now = timezone.now()
+    for low, high, label in AGE_BUCKETS:
+        bucket = open_qs.filter(created_at__lte=now - dt.timedelta(days=low))
+        if high is not None:
+            bucket = bucket.filter(created_at__gt=now - dt.timedelta(days=high))
+        backlog.append((label, bucket.count()))
+    months = (
+        qs.filter(created_at__date__gte=today.replace(day=1) - dt.timedelta(days=365))
+        .annotate(month=TruncMonth("created_at"))
+        .values("month")
+        .annotate(n=Count("pk"))
+        .order_by("month")
+    )
+    online = qs.filter(channel__in=["web", "api"]).count()
+    return Dashboard(
+        total=total,
+        open=open_qs.count(),
+        closed_within_target=within,
+        by_status=_counts(qs, "status", status_labels),
+        by_category=_counts(qs, "category__name"),
+        by_service=_counts(qs, "service__name"),
+        by_commune=_counts(qs, "commune__name"),
+        by_channel=_counts(qs, "channel"),
+        by_month=[(m["month"].strftime("%Y-%m"), m["n"]) for m in months],
+        times=times,
+        backlog=backlog,
+        accounts_created=User.objects.filter(
+            email_verified_at__isnull=False, memberships__isnull=True, is_superuser=False
+        ).count(),
+        online_share=round(100 * online / total, 0) if total else None,
+        trips_avoided=online,
+        km_avoided=round(online * TRIP_KM, 1),
+        co2_kg_avoided=round(online * TRIP_KM * CO2_G_PER_KM / 1000, 1),
+        sheets_avoided=online * SHEETS_PER_REQUEST,
+    )

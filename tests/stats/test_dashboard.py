@@ -1,0 +1,76 @@
+"""Dashboard figures on a small known dataset, computed by hand here; scopes by role."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from stats.selectors import dashboard
+from tracking.models import CitizenRequest
+from tracking.services import request_set_status
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def known(make_report, demo):
+    """Five reports: three roads signs (Libercourt), two water leaks (CAHC).
+
+    Closed ones: sign A in 2 days, sign B in 40 days (target 30), leak C in 0.5 day (target 1).
+    """
+    now = timezone.now()
+    made = [make_report("signalisation", contact_email=f"s{i}@example.org") for i in range(3)]
+    made += [make_report("fuite-eau", contact_email=f"e{i}@example.org") for i in range(2)]
+    a, b, _c, leak, _leak2 = made
+    for report, days, actor in (
+        (a, 2, demo.agent),
+        (b, 40, demo.agent),
+        (leak, 0.5, demo.cahc_admin),
+    ):
+        request_set_status(report, status="resolved", message="Fait.", actor=actor)
+        created = now - dt.timedelta(days=days)
+        CitizenRequest.objects.filter(pk=report.pk).update(created_at=created, closed_at=now)
+    CitizenRequest.objects.filter(pk=_c.pk).update(created_at=now - dt.timedelta(days=45))
+    CitizenRequest.objects.filter(pk=made[4].pk).update(channel="api")
+    return made
+
+
+def test_counts_times_and_backlog_by_hand(known, demo):
+    from django.db.models import Q
+
+    d = dashboard(Q(), filters_q=Q())
+    assert d.total == 5 and d.open == 2
+    assert dict(d.by_status) == {"Résolu": 3, "Reçu": 2}
+    assert dict(d.by_channel) == {"web": 4, "api": 1}
+    signs = next(t for t in d.times if t["target"] == 30)  # the road signs
+    assert signs["closed"] == 2 and signs["median"] == 21.0  # (2 + 40) / 2
+    assert signs["p90"] == pytest.approx(36.2, abs=0.1)  # 2 + 0.9 × 38
+    assert signs["within"] == 50  # 2 days within 30, 40 days not
+    water = next(t for t in d.times if t["target"] == 1)
+    assert water["closed"] == 1 and water["median"] == 0.5 and water["within"] == 100
+    assert d.closed_within_target == 67  # 2 of 3
+    assert dict(d.backlog) == {
+        "moins de 7 jours": 1,
+        "7 à 30 jours": 0,
+        "30 à 90 jours": 1,
+        "plus de 90 jours": 0,
+    }
+    assert d.online_share == 100  # web and API are both online
+    assert d.trips_avoided == 5 and d.sheets_avoided == 15
+
+
+def test_scopes_follow_the_roles(client, known, demo):
+    client.force_login(demo.agent)  # Libercourt: its three signs
+    assert '<p class="kpi">3</p>' in client.get("/statistiques/").content.decode()
+    client.force_login(demo.cahc_agent)  # the CAHC: the whole territory
+    assert '<p class="kpi">5</p>' in client.get("/statistiques/").content.decode()
+    client.force_login(demo.citizen)
+    assert client.get("/statistiques/").status_code == 403
+
+
+def test_every_chart_has_its_table_and_filters_apply(client, known, demo):
+    client.force_login(demo.superuser)
+    html = client.get("/statistiques/", {"category": "fuite-eau"}).content.decode()
+    assert html.count("<svg") == html.count("(données du graphique)") >= 5
+    assert '<p class="kpi">2</p>' in html
+    assert "Hypothèses" in html
