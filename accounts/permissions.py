@@ -288,6 +288,21 @@ def stats_filter(user: Any) -> Q:
     return q
 
 
+def stats_organisations(user: Any) -> frozenset[int] | None:
+    """The organisations whose requests a staff member sees in figures and heatmaps, as for
+    ``stats_filter``: None means every request (the operator, the agglomeration's staff)."""
+    actor = actor_for(user)
+    if actor.is_superuser:
+        return None
+    if not actor.is_staff:
+        return frozenset()
+    if Organisation.objects.filter(
+        pk__in=actor.organisations, kind=Organisation.Kind.EPCI
+    ).exists():
+        return None
+    return actor.organisations
+
+
 # --- GIS layers ----------------------------------------------------------------------------
 
 

@@ -13,10 +13,12 @@ from organisations.api.views import OrganisationList
 from reports.api.views import equipment as report_equipment
 from reports.journey import report_new
 from routing.api.views import preview as routing_preview
+from stats.api.views import heatmap as stats_heatmap
 from territory.api.views import communes
 
 api_patterns = [
     path("addresses/", address_search, name="addresses"),
+    path("stats/heatmap", stats_heatmap, name="stats-heatmap"),
     path("equipment/", report_equipment, name="equipment"),
     path("me/", me, name="me"),
     path("organisations/", OrganisationList.as_view(), name="organisations"),

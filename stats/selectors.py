@@ -128,3 +128,95 @@ def dashboard(scope: Q, *, filters_q: Q, today: dt.date | None = None) -> Dashbo
         co2_kg_avoided=round(online * TRIP_KM * CO2_G_PER_KM / 1000, 1),
         sheets_avoided=online * SHEETS_PER_REQUEST,
     )
+
+
+CELL_BASE_M = 25.0  # level 0; level L is 25 m × 2^L (stats.0002)
+MAX_LEVEL = 7
+
+
+def heat_level(zoom: int) -> int:
+    """The grid level for a map zoom: cells of roughly 30 screen pixels."""
+    return max(0, min(MAX_LEVEL, 17 - zoom))
+
+
+HEAT_SQL = """
+WITH env AS (
+    SELECT ST_Transform(ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326), 2154) AS g
+), b AS (
+    SELECT floor(ST_XMin(g) / %(size)s)::int AS x0, floor(ST_YMin(g) / %(size)s)::int AS y0,
+           floor(ST_XMax(g) / %(size)s)::int AS x1, floor(ST_YMax(g) / %(size)s)::int AS y1
+    FROM env
+), cells AS (
+    SELECT h.ix, h.iy, sum(h.n)::int AS n
+    FROM stats_heatcell h, b
+    WHERE h.level = %(level)s
+      AND h.ix BETWEEN b.x0 AND b.x1 AND h.iy BETWEEN b.y0 AND b.y1
+      AND (%(m0)s::date IS NULL OR h.month >= %(m0)s::date)
+      AND (%(m1)s::date IS NULL OR h.month <= %(m1)s::date)
+      AND (cardinality(%(categories)s::bigint[]) = 0 OR h.category_id = ANY(%(categories)s))
+      AND (cardinality(%(statuses)s::text[]) = 0 OR h.status = ANY(%(statuses)s))
+      AND (cardinality(%(services)s::bigint[]) = 0 OR h.service_id = ANY(%(services)s))
+      AND (%(all_orgs)s OR h.organisation_id = ANY(%(orgs)s))
+    GROUP BY h.ix, h.iy
+    HAVING sum(h.n) > 0
+)
+SELECT COALESCE(sum(n) FILTER (WHERE n >= %(k)s), 0)::int,
+       count(*) FILTER (WHERE n >= %(k)s)::int,
+       count(*) FILTER (WHERE n < %(k)s)::int,
+       COALESCE(string_agg(json_build_object(
+           'type', 'Feature',
+           'geometry', ST_AsGeoJSON(ST_Transform(ST_MakeEnvelope(
+               ix * %(size)s, iy * %(size)s, (ix + 1) * %(size)s, (iy + 1) * %(size)s, 2154),
+               4326), 6)::json,
+           'properties', json_build_object('count', n))::text, ',' ORDER BY ix, iy)
+           FILTER (WHERE n >= %(k)s), '')
+FROM cells
+"""
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    level: int
+    cell_m: float
+    total: int  # requests in the cells shown
+    cells: int
+    suppressed: int  # cells under k, not shown
+    features: str  # comma-separated GeoJSON features
+
+
+def heatmap(
+    bbox, *, zoom: int, filters, organisations: frozenset[int] | None, k: int, category_ids=()
+) -> Heatmap:
+    """Counts per grid cell in the viewport from the maintained aggregates (stats.HeatCell);
+    cells with fewer than ``k`` requests are left out (and counted as suppressed)."""
+    level = heat_level(zoom)
+    size = CELL_BASE_M * 2**level
+    params = {
+        "minx": bbox.minx,
+        "miny": bbox.miny,
+        "maxx": bbox.maxx,
+        "maxy": bbox.maxy,
+        "size": size,
+        "level": level,
+        "m0": filters.since.replace(day=1) if filters.since else None,
+        "m1": filters.until.replace(day=1) if filters.until else None,
+        "categories": list(category_ids),
+        "statuses": list(filters.statuses),
+        "services": list(filters.services),
+        "all_orgs": organisations is None,
+        "orgs": sorted(organisations or ()),
+        "k": k,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(HEAT_SQL, params)
+        total, cells, suppressed, features = cursor.fetchone()
+    return Heatmap(level, size, total, cells, suppressed, features)
+
+
+def public_commune_counts(*, k: int, since: dt.date | None = None) -> list[tuple[str, int | None]]:
+    """Requests per commune for the public statistics page; None where fewer than k."""
+    qs = CitizenRequest.objects.filter(commune__isnull=False)
+    if since:
+        qs = qs.filter(created_at__date__gte=since)
+    rows = qs.values("commune__name").annotate(n=Count("pk")).order_by("commune__name")
+    return [(r["commune__name"], r["n"] if r["n"] >= k else None) for r in rows]

@@ -125,3 +125,19 @@ def dashboard(request):
         ),
     }
     return render(request, "stats/dashboard.html", context)
+
+
+def public_statistics(request):
+    """For everyone: a heatmap of the territory's requests and counts per commune, both
+    without any figure under k (no single report can be singled out)."""
+    from django.conf import settings
+
+    from core.maps import map_config
+
+    k = settings.GRC_HEATMAP_K
+    context = {
+        "k": k,
+        "communes": selectors.public_commune_counts(k=k),
+        "map_config": map_config(),
+    }
+    return render(request, "stats/public.html", context)

@@ -345,6 +345,8 @@ GRC_MODERATION_WORDS = frozenset(
     for w in env_str("MODERATION_WORDS", "connard,salope,encule,pute").split(",")
     if w.strip()
 )
+# Public heatmaps show only cells with at least this many requests.
+GRC_HEATMAP_K = env_int("HEATMAP_K", 5)
 # Server-Timing headers (core/timing.py): for developers and the benchmarks, off by default.
 GRC_SERVER_TIMING = env_bool("GRC_SERVER_TIMING", False)
 GRC_DEMO_DATA_ALLOWED = DEBUG  # the demo command refuses to run on a production configuration

@@ -17,3 +17,14 @@ def test_dashboard_and_exports_are_accessible(page, demo, make_report):
     page.goto("/statistiques/exports/")
     assert axe_violations(page) == []
     assert page.console_errors == []
+
+
+def test_public_statistics_page_draws_the_heatmap(page, demo, make_report):
+    from django.contrib.gis.geos import Point
+
+    for _ in range(5):
+        make_report("signalisation", location=Point(3.0105, 50.4804, srid=4326))
+    page.goto("/statistiques/publiques/")
+    page.wait_for_selector("#heat-map[data-cells='1']", state="attached")
+    assert axe_violations(page) == []
+    assert page.console_errors == []
