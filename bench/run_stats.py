@@ -1,0 +1,231 @@
+"""Statistics benchmark over 1,000,000 requests: the whole-CAHC heatmap and the dashboard.
+
+Run after ``bench/setup_bench.py`` (same database, ``libercourt_grc_bench``)::
+
+    .venv/bin/python bench/run_stats.py
+
+The requests are generated once in SQL (deterministic: ``hashint8extended`` of the series
+number), clustered like real ones (60 % around 20 centres in the CAHC's towns, sigma ≈ 400 m,
+40 % spread over the CAHC's bounding box), over ten years, with categories, statuses, services
+and organisations drawn from the demo's. They are inserted with the aggregate triggers off,
+then ``stats_heat_rebuild()`` builds the aggregates once (as the migration does).
+
+Measured side by side, interleaved, on the whole-CAHC viewport at zoom 11 (1.6 km cells):
+- ours: ``GET /api/stats/heatmap`` through gunicorn (1 sync worker, production settings),
+  as the public sees it (cells of at least 5);
+- its SQL floor: the statement of ``stats.selectors.heatmap`` in a warm psql session;
+- raw: the same cells (same grid, same k) computed on the fly from the 1,000,000 points, in
+  the same psql session.
+And the CAHC dashboard (``stats.selectors.dashboard`` over every request) in-process: its
+time and query count against the same figures' raw SQL.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+
+from benchlib import CAHC_BBOX, RESULTS, django_env, django_setup
+from run_layers import PRODUCTION_ENV, PsqlSession, Series, Server, free_port, measure
+
+COUNT = 1_000_000
+BBOX = ",".join(f"{v:.5f}" for v in CAHC_BBOX)
+ZOOM = 11
+
+GENERATE = """
+INSERT INTO tracking_citizenrequest
+    (kind, reference, access_key, channel, status, status_reason, author_id, contact_name,
+     contact_email, contact_phone, category_id, location, commune_id, organisation_id,
+     service_id, routing_rule_id, created_at, updated_at, due_at, closed_at)
+SELECT 'report', 'B' || lpad(n::text, 9, '0'), md5(n::text),
+       (ARRAY['web','web','web','api'])[1 + abs(hashint8extended(n, 1)) %% 4],
+       st, '', NULL, '', '', '',
+       cats[1 + abs(hashint8extended(n, 2)) %% cardinality(cats)],
+       ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), 2154),
+       NULL, orgs[1 + abs(hashint8extended(n, 3)) %% cardinality(orgs)],
+       svcs[1 + abs(hashint8extended(n, 3)) %% cardinality(svcs)], NULL,
+       created, created, created + interval '14 days',
+       CASE WHEN st IN ('resolved', 'closed')
+            THEN created + (abs(hashint8extended(n, 4)) %% 60) * interval '1 day' END
+FROM (
+    SELECT n,
+           (SELECT array_agg(id ORDER BY id) FROM routing_category) AS cats,
+           (SELECT array_agg(organisation_id ORDER BY id) FROM organisations_service
+            WHERE is_active) AS orgs,
+           (SELECT array_agg(id ORDER BY id) FROM organisations_service WHERE is_active) AS svcs,
+           (ARRAY['received','planned','in_progress','resolved','resolved','resolved','resolved','closed'])
+               [1 + abs(hashint8extended(n, 5)) %% 8] AS st,
+           timestamptz '2016-11-28'
+               + (abs(hashint8extended(n, 6)) %% 315360000) * interval '1 second' AS created,
+           CASE WHEN abs(hashint8extended(n, 7)) %% 10 < 6
+                THEN cx + 0.0056 * sqrt(-2 * ln(greatest(u1, 1e-9))) * cos(2 * pi() * u2)
+                ELSE %(minx)s + u1 * (%(maxx)s - %(minx)s) END AS lon,
+           CASE WHEN abs(hashint8extended(n, 7)) %% 10 < 6
+                THEN cy + 0.0036 * sqrt(-2 * ln(greatest(u1, 1e-9))) * sin(2 * pi() * u2)
+                ELSE %(miny)s + u2 * (%(maxy)s - %(miny)s) END AS lat
+    FROM (
+        SELECT n,
+               (abs(hashint8extended(n, 8)) %% 1000000) / 1000000.0 AS u1,
+               (abs(hashint8extended(n, 9)) %% 1000000) / 1000000.0 AS u2,
+               %(minx)s + ((abs(hashint8extended(n %% 20, 10)) %% 1000) / 1000.0)
+                   * (%(maxx)s - %(minx)s) AS cx,
+               %(miny)s + ((abs(hashint8extended(n %% 20, 11)) %% 1000) / 1000.0)
+                   * (%(maxy)s - %(miny)s) AS cy
+        FROM generate_series(1, %(count)s) AS n
+    ) base
+) g
+"""
+
+RAW_SQL = """
+WITH env AS (SELECT ST_Transform(ST_MakeEnvelope({bbox}, 4326), 2154) AS g),
+cells AS (
+    SELECT floor(ST_X(c.location) / {size})::int AS ix, floor(ST_Y(c.location) / {size})::int AS iy,
+           count(*)::int AS n
+    FROM tracking_citizenrequest c, env
+    WHERE c.location && env.g
+    GROUP BY 1, 2
+)
+SELECT COALESCE(sum(n) FILTER (WHERE n >= 5), 0), count(*) FILTER (WHERE n >= 5),
+       COALESCE(string_agg(json_build_object('type', 'Feature',
+           'geometry', ST_AsGeoJSON(ST_Transform(ST_MakeEnvelope(ix * {size}, iy * {size},
+               (ix + 1) * {size}, (iy + 1) * {size}, 2154), 4326), 6)::json,
+           'properties', json_build_object('count', n))::text, ',' ORDER BY ix, iy)
+           FILTER (WHERE n >= 5), '')
+FROM cells
+"""
+
+
+def generate() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tracking_citizenrequest WHERE reference LIKE 'B%%'")
+        if cursor.fetchone()[0] >= COUNT:
+            return
+        print("[stats] generating 1,000,000 requests (triggers off) …", flush=True)
+        cursor.execute("DELETE FROM tracking_citizenrequest WHERE reference LIKE 'B%%'")
+        cursor.execute(
+            "ALTER TABLE tracking_citizenrequest DISABLE TRIGGER stats_heat_insert_delete"
+        )
+        minx, miny, maxx, maxy = CAHC_BBOX
+        cursor.execute(
+            GENERATE, {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy, "count": COUNT}
+        )
+        cursor.execute(
+            "ALTER TABLE tracking_citizenrequest ENABLE TRIGGER stats_heat_insert_delete"
+        )
+        started = time.perf_counter()
+        cursor.execute("SELECT stats_heat_rebuild()")
+        print(
+            f"[stats] aggregates rebuilt: {cursor.fetchone()[0]} rows in "
+            f"{time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+    import psycopg
+    from benchlib import conninfo
+
+    with psycopg.connect(conninfo(), autocommit=True) as conn:
+        for table in ("tracking_citizenrequest", "stats_heatcell"):
+            conn.execute(f"VACUUM ANALYZE {table}")
+
+
+def main() -> None:
+    django_setup("config.settings.dev", DEBUG="1")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from core.demo import demo_data_load
+    from stats import selectors
+    from stats.filters import RequestFilters
+
+    demo_data_load(with_layers=False)
+    generate()
+    level = selectors.heat_level(ZOOM)
+    size = selectors.CELL_BASE_M * 2**level
+    params = dict(zip(("minx", "miny", "maxx", "maxy"), CAHC_BBOX, strict=True))
+    params |= {
+        "size": size,
+        "level": level,
+        "m0": None,
+        "m1": None,
+        "categories": [],
+        "statuses": [],
+        "services": [],
+        "all_orgs": True,
+        "orgs": [],
+        "k": 5,
+    }
+    connection.ensure_connection()
+    floor_sql = connection.ops.compose_sql(selectors.HEAT_SQL, params)
+    raw_sql = RAW_SQL.format(bbox=BBOX, size=size)
+
+    env = django_env("config.settings.production") | PRODUCTION_ENV
+    server = Server(
+        "stats",
+        [
+            str(__import__("benchlib").ROOT / ".venv" / "bin" / "gunicorn"),
+            "config.wsgi:application",
+        ],
+        env,
+        __import__("benchlib").ROOT,
+        "/healthz",
+        free_port(),
+    )
+    server.wait_ready()
+    path = f"/api/stats/heatmap?bbox={BBOX}&zoom={ZOOM}"
+    size_bytes = 0
+
+    def ours() -> None:
+        nonlocal size_bytes
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        conn.request("GET", path)
+        body = conn.getresponse().read()
+        conn.close()
+        size_bytes = len(body)
+
+    session = PsqlSession()
+    ours_s = Series("ours: GET /api/stats/heatmap (HTTP)", f"zoom {ZOOM}, whole CAHC, k=5")
+    floor_s = Series("its SQL (aggregates), warm psql", "the selector's statement")
+    raw_s = Series("raw: same cells from the points, warm psql", "ST_X/ST_Y snapped, GROUP BY")
+    try:
+        measure(
+            [
+                (ours_s, ours),
+                (floor_s, lambda: session.run(floor_sql)),
+                (raw_s, lambda: session.run(raw_sql)),
+            ],
+            reps=15,
+            warmup=2,
+        )
+    finally:
+        session.close()
+        server.stop()
+
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        selectors.dashboard(
+            __import__("django.db.models", fromlist=["Q"]).Q(), filters_q=RequestFilters().q()
+        )
+        dashboard_ms = (time.perf_counter() - started) * 1000
+    lines = [
+        f"Statistics benchmark, {COUNT:,} requests, whole-CAHC viewport at zoom {ZOOM} "
+        f"({size:.0f} m cells), 15 repetitions interleaved:",
+        "",
+        "| measured | median (ms) | p95 (ms) |",
+        "|---|---:|---:|",
+        *[f"| {s.name} | {s.median:.1f} | {s.p95:.1f} |" for s in (ours_s, floor_s, raw_s)],
+        "",
+        f"- endpoint ÷ raw aggregation: **{ours_s.median / raw_s.median:.3f}** (target ≤ 0.05, "
+        f"i.e. {raw_s.median / ours_s.median:.0f}× faster)",
+        f"- endpoint ÷ its SQL floor: **{ours_s.median / floor_s.median:.2f}×** (target ≤ 1.2)",
+        f"- payload: **{size_bytes / 1024:.0f} KB** (target ≤ 300 KB)",
+        f"- CAHC dashboard over all {COUNT:,} requests, in-process: {dashboard_ms:.0f} ms in "
+        f"{len(queries)} queries",
+    ]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "stats.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
