@@ -25,7 +25,7 @@ from __future__ import annotations
 import http.client
 import time
 
-from benchlib import CAHC_BBOX, RESULTS, django_env, django_setup
+from benchlib import CAHC_BBOX, RESULTS, ROOT, django_env, django_setup
 from run_layers import PRODUCTION_ENV, PsqlSession, Series, Server, free_port, measure
 
 COUNT = 1_000_000
@@ -152,6 +152,8 @@ def main() -> None:
         "statuses": [],
         "services": [],
         "all_orgs": True,
+        "dim": "all",
+        "values": [],
         "orgs": [],
         "k": 5,
     }
@@ -160,17 +162,9 @@ def main() -> None:
     raw_sql = RAW_SQL.format(bbox=BBOX, size=size)
 
     env = django_env("config.settings.production") | PRODUCTION_ENV
-    server = Server(
-        "stats",
-        [
-            str(__import__("benchlib").ROOT / ".venv" / "bin" / "gunicorn"),
-            "config.wsgi:application",
-        ],
-        env,
-        __import__("benchlib").ROOT,
-        "/healthz",
-        free_port(),
-    )
+    gunicorn = str(ROOT / ".venv" / "bin" / "gunicorn")
+    probe = f"/api/stats/heatmap?bbox={BBOX}&zoom=14"
+    server = Server("stats", [gunicorn, "config.wsgi:application"], env, ROOT, probe, free_port())
     server.wait_ready()
     path = f"/api/stats/heatmap?bbox={BBOX}&zoom={ZOOM}"
     size_bytes = 0

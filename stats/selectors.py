@@ -132,6 +132,7 @@ def dashboard(scope: Q, *, filters_q: Q, today: dt.date | None = None) -> Dashbo
 
 CELL_BASE_M = 25.0  # level 0; level L is 25 m × 2^L (stats.0002)
 MAX_LEVEL = 7
+MIN_MAINTAINED_LEVEL = 3  # finer cells (small viewports) are counted from the points
 
 
 def heat_level(zoom: int) -> int:
@@ -139,27 +140,44 @@ def heat_level(zoom: int) -> int:
     return max(0, min(MAX_LEVEL, 17 - zoom))
 
 
-HEAT_SQL = """
+_BOUNDS = """
 WITH env AS (
     SELECT ST_Transform(ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326), 2154) AS g
 ), b AS (
-    SELECT floor(ST_XMin(g) / %(size)s)::int AS x0, floor(ST_YMin(g) / %(size)s)::int AS y0,
+    SELECT env.g, floor(ST_XMin(g) / %(size)s)::int AS x0, floor(ST_YMin(g) / %(size)s)::int AS y0,
            floor(ST_XMax(g) / %(size)s)::int AS x1, floor(ST_YMax(g) / %(size)s)::int AS y1
     FROM env
-), cells AS (
+)"""
+
+# From the maintained aggregates: the rows of one dimension ("all" or the one filter used).
+AGGREGATE_CELLS = """, cells AS (
     SELECT h.ix, h.iy, sum(h.n)::int AS n
     FROM stats_heatcell h, b
-    WHERE h.level = %(level)s
-      AND h.ix BETWEEN b.x0 AND b.x1 AND h.iy BETWEEN b.y0 AND b.y1
+    WHERE h.level = %(level)s AND h.dim = %(dim)s
+      AND (%(dim)s = 'all' OR h.value = ANY(%(values)s))
       AND (%(m0)s::date IS NULL OR h.month >= %(m0)s::date)
       AND (%(m1)s::date IS NULL OR h.month <= %(m1)s::date)
-      AND (cardinality(%(categories)s::bigint[]) = 0 OR h.category_id = ANY(%(categories)s))
-      AND (cardinality(%(statuses)s::text[]) = 0 OR h.status = ANY(%(statuses)s))
-      AND (cardinality(%(services)s::bigint[]) = 0 OR h.service_id = ANY(%(services)s))
-      AND (%(all_orgs)s OR h.organisation_id = ANY(%(orgs)s))
+      AND h.ix BETWEEN b.x0 AND b.x1 AND h.iy BETWEEN b.y0 AND b.y1
     GROUP BY h.ix, h.iy
     HAVING sum(h.n) > 0
-)
+)"""
+
+# From the points, for fine cells or combined filters (the GiST index narrows to the viewport).
+POINT_CELLS = """, cells AS (
+    SELECT floor(ST_X(c.location) / %(size)s)::int AS ix,
+           floor(ST_Y(c.location) / %(size)s)::int AS iy, count(*)::int AS n
+    FROM tracking_citizenrequest c, b
+    WHERE c.location && b.g
+      AND (%(m0)s::date IS NULL OR c.created_at >= %(m0)s::date)
+      AND (%(m1)s::date IS NULL OR c.created_at < (%(m1)s::date + interval '1 month'))
+      AND (cardinality(%(categories)s::bigint[]) = 0 OR c.category_id = ANY(%(categories)s))
+      AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
+      AND (cardinality(%(services)s::bigint[]) = 0 OR c.service_id = ANY(%(services)s))
+      AND (%(all_orgs)s OR c.organisation_id = ANY(%(orgs)s))
+    GROUP BY 1, 2
+)"""
+
+_OUTPUT = """
 SELECT COALESCE(sum(n) FILTER (WHERE n >= %(k)s), 0)::int,
        count(*) FILTER (WHERE n >= %(k)s)::int,
        count(*) FILTER (WHERE n < %(k)s)::int,
@@ -172,6 +190,8 @@ SELECT COALESCE(sum(n) FILTER (WHERE n >= %(k)s), 0)::int,
            FILTER (WHERE n >= %(k)s), '')
 FROM cells
 """
+HEAT_SQL = _BOUNDS + AGGREGATE_CELLS + _OUTPUT
+HEAT_POINTS_SQL = _BOUNDS + POINT_CELLS + _OUTPUT
 
 
 @dataclass(frozen=True)
@@ -182,15 +202,38 @@ class Heatmap:
     cells: int
     suppressed: int  # cells under k, not shown
     features: str  # comma-separated GeoJSON features
+    source: str  # "aggregates" or "points"
+
+
+def _dimension(filters, category_ids, organisations) -> tuple[str, list[str]] | None:
+    """The one aggregate dimension answering these filters, or None (several filters)."""
+    used = [
+        ("category", [str(c) for c in category_ids]),
+        ("status", list(filters.statuses)),
+        ("service", [str(s) for s in filters.services]),
+        (
+            "organisation",
+            [str(o) for o in sorted(organisations)] if organisations is not None else [],
+        ),
+    ]
+    used = [(dim, values) for dim, values in used if values]
+    if organisations is not None and not organisations:
+        return None  # no organisation at all: the points path returns nothing
+    if not used:
+        return "all", []
+    return used[0] if len(used) == 1 else None
 
 
 def heatmap(
     bbox, *, zoom: int, filters, organisations: frozenset[int] | None, k: int, category_ids=()
 ) -> Heatmap:
-    """Counts per grid cell in the viewport from the maintained aggregates (stats.HeatCell);
-    cells with fewer than ``k`` requests are left out (and counted as suppressed)."""
+    """Counts per grid cell in the viewport, cells with fewer than ``k`` requests left out
+    (and counted as suppressed). From the maintained aggregates when one dimension answers
+    (no filter, or one of period-plus category, status, service, or the caller's scope) and
+    the cells are 200 m or more; otherwise from the points."""
     level = heat_level(zoom)
     size = CELL_BASE_M * 2**level
+    dimension = _dimension(filters, category_ids, organisations)
     params = {
         "minx": bbox.minx,
         "miny": bbox.miny,
@@ -206,11 +249,22 @@ def heatmap(
         "all_orgs": organisations is None,
         "orgs": sorted(organisations or ()),
         "k": k,
+        "dim": dimension[0] if dimension else "",
+        "values": dimension[1] if dimension else [],
     }
+    use_aggregates = dimension is not None and level >= MIN_MAINTAINED_LEVEL
     with connection.cursor() as cursor:
-        cursor.execute(HEAT_SQL, params)
+        cursor.execute(HEAT_SQL if use_aggregates else HEAT_POINTS_SQL, params)
         total, cells, suppressed, features = cursor.fetchone()
-    return Heatmap(level, size, total, cells, suppressed, features)
+    return Heatmap(
+        level,
+        size,
+        total,
+        cells,
+        suppressed,
+        features,
+        "aggregates" if use_aggregates else "points",
+    )
 
 
 def public_commune_counts(*, k: int, since: dt.date | None = None) -> list[tuple[str, int | None]]:

@@ -58,8 +58,10 @@ def heatmap(request) -> HttpResponse:
         raise serializers.ValidationError(
             {"channel": "Les cartes de chaleur se filtrent par période, problème, état et service."}
         )
-    category_ids = list(
-        Category.objects.filter(slug__in=filters.categories).values_list("pk", flat=True)
+    category_ids = (
+        list(Category.objects.filter(slug__in=filters.categories).values_list("pk", flat=True))
+        if filters.categories
+        else []
     )
     if filters.categories and len(category_ids) != len(set(filters.categories)):
         raise serializers.ValidationError({"category": "Catégorie inconnue."})
@@ -75,6 +77,7 @@ def heatmap(request) -> HttpResponse:
     body = (
         f'{{"type":"FeatureCollection","level":{result.level},"cellMetres":{result.cell_m:g},'
         f'"total":{result.total},"suppressedCells":{result.suppressed},'
+        f'"source":"{result.source}",'
         f'"features":[{result.features}]}}'
     )
     response = HttpResponse(body, content_type="application/geo+json")

@@ -1,20 +1,23 @@
 from django.db import migrations
 
-# Cell size of a level: 25 m × 2^level (level 0: 25 m … level 7: 3,200 m), in Lambert-93.
+# Cell size of a level: 25 m × 2^level, in Lambert-93. Levels 3 to 7 (200 m to 3.2 km, the
+# zooms up to 14 that show large areas) are maintained; finer cells cover small viewports and
+# are counted on the fly from the points (stats.selectors).
+#
+# One row per (level, month, cell, dimension, value): the dimension is "all" (every request),
+# or one filter: "category", "status", "service", "organisation". A heatmap with no filter or
+# one filter sums the rows of its dimension only: a few thousand for the whole CAHC.
 SQL = """
 CREATE TABLE stats_heatcell (
     id bigserial PRIMARY KEY,
     level smallint NOT NULL,
+    month date NOT NULL,
     ix integer NOT NULL,
     iy integer NOT NULL,
-    month date NOT NULL,
-    category_id bigint,
-    status varchar(20) NOT NULL,
-    service_id bigint,
-    organisation_id bigint,
+    dim varchar(12) NOT NULL,
+    value varchar(20) NOT NULL,
     n integer NOT NULL DEFAULT 0,
-    CONSTRAINT heatcell_key UNIQUE NULLS NOT DISTINCT
-        (level, month, ix, iy, category_id, status, service_id, organisation_id)
+    CONSTRAINT heatcell_key UNIQUE (level, dim, month, ix, iy, value)
 );
 
 CREATE FUNCTION stats_heat_add(r tracking_citizenrequest, delta integer) RETURNS void
@@ -22,17 +25,20 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     lvl integer;
     size double precision;
+    m date;
 BEGIN
     IF r.location IS NULL THEN
         RETURN;
     END IF;
-    FOR lvl IN 0..7 LOOP
+    m := date_trunc('month', r.created_at AT TIME ZONE 'Europe/Paris')::date;
+    FOR lvl IN 3..7 LOOP
         size := 25.0 * (2 ^ lvl);
-        INSERT INTO stats_heatcell AS h
-            (level, ix, iy, month, category_id, status, service_id, organisation_id, n)
-        VALUES (lvl, floor(ST_X(r.location) / size)::int, floor(ST_Y(r.location) / size)::int,
-                date_trunc('month', r.created_at AT TIME ZONE 'Europe/Paris')::date,
-                r.category_id, r.status, r.service_id, r.organisation_id, delta)
+        INSERT INTO stats_heatcell AS h (level, month, ix, iy, dim, value, n)
+        SELECT lvl, m, floor(ST_X(r.location) / size)::int, floor(ST_Y(r.location) / size)::int,
+               d.dim, d.value, delta
+        FROM (VALUES ('all', ''), ('category', coalesce(r.category_id::text, '')),
+                     ('status', r.status), ('service', coalesce(r.service_id::text, '')),
+                     ('organisation', coalesce(r.organisation_id::text, ''))) AS d(dim, value)
         ON CONFLICT ON CONSTRAINT heatcell_key DO UPDATE SET n = h.n + EXCLUDED.n;
     END LOOP;
 END
@@ -66,14 +72,19 @@ CREATE TRIGGER stats_heat_update AFTER UPDATE OF location, created_at, category_
 -- Rebuild from scratch (after a bulk load with the triggers disabled, or to check them).
 CREATE FUNCTION stats_heat_rebuild() RETURNS bigint LANGUAGE sql AS $fn$
     TRUNCATE stats_heatcell;
-    INSERT INTO stats_heatcell
-        (level, ix, iy, month, category_id, status, service_id, organisation_id, n)
-    SELECT l, floor(ST_X(location) / (25.0 * 2 ^ l))::int, floor(ST_Y(location) / (25.0 * 2 ^ l))::int,
-           date_trunc('month', created_at AT TIME ZONE 'Europe/Paris')::date,
-           category_id, status, service_id, organisation_id, count(*)
-    FROM tracking_citizenrequest CROSS JOIN generate_series(0, 7) AS l
-    WHERE location IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+    INSERT INTO stats_heatcell (level, month, ix, iy, dim, value, n)
+    SELECT l, date_trunc('month', c.created_at AT TIME ZONE 'Europe/Paris')::date,
+           floor(ST_X(c.location) / (25.0 * 2 ^ l))::int,
+           floor(ST_Y(c.location) / (25.0 * 2 ^ l))::int, d.dim, d.value, count(*)
+    FROM tracking_citizenrequest c
+    CROSS JOIN generate_series(3, 7) AS l
+    CROSS JOIN LATERAL (VALUES ('all', ''), ('category', coalesce(c.category_id::text, '')),
+                               ('status', c.status),
+                               ('service', coalesce(c.service_id::text, '')),
+                               ('organisation', coalesce(c.organisation_id::text, '')))
+                       AS d(dim, value)
+    WHERE c.location IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6;
     SELECT count(*) FROM stats_heatcell;
 $fn$;
 
@@ -91,6 +102,9 @@ DROP TABLE IF EXISTS stats_heatcell;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("stats", "0001_heatcell_model"), ("tracking", "0003_banned_emails_moderation_events")]
+    dependencies = [
+        ("stats", "0001_heatcell_model"),
+        ("tracking", "0003_banned_emails_moderation_events"),
+    ]
 
     operations = [migrations.RunSQL(SQL, reverse_sql=REVERSE)]

@@ -37,8 +37,8 @@ def cells(client, **params):
 def aggregates():
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT level, month, ix, iy, category_id, status, service_id, organisation_id, n "
-            "FROM stats_heatcell WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"
+            "SELECT level, month, ix, iy, dim, value, n "
+            "FROM stats_heatcell WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5, 6"
         )
         return cursor.fetchall()
 
@@ -117,3 +117,15 @@ def test_the_public_statistics_page_hides_communes_under_k(client, spots):
         report.delete()
     html = client.get("/statistiques/publiques/").content.decode()
     assert '<th scope="row">Libercourt</th><td>moins de 5</td>' in html
+
+
+def test_aggregates_and_points_give_the_same_cells(client, spots, demo):
+    """One filter: the aggregates answer; two filters or fine cells: the points do. The same
+    requests give the same counts either way."""
+    client.force_login(demo.superuser)
+    one, counts_one = cells(client, category="signalisation")
+    assert one["source"] == "aggregates"
+    two, counts_two = cells(client, category="signalisation", status="received")
+    assert two["source"] == "points" and counts_two == counts_one == [3, 6]
+    fine, _ = cells(client, zoom=16)
+    assert fine["source"] == "points"
