@@ -39,20 +39,32 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+_clock = time.time  # replaced in tests
+
+
 def _hit(key: str, limit: Limit) -> int | None:
-    """Count one more in the current window; seconds to wait if over the limit, else None."""
-    window = int(time.time()) // limit.seconds
-    name = f"rl:{key}:{limit.seconds}:{window}"
-    if cache.add(name, 1, timeout=limit.seconds + 1):
+    """Count one more; seconds to wait if over the limit, else None.
+
+    A sliding window, estimated from two fixed ones (the current window's count plus the
+    previous window's, weighted by how much of it still overlaps the last ``seconds``): a burst
+    straddling a window boundary is counted whole, as a fixed window would not.
+    """
+    now = _clock()
+    window, into = divmod(now, limit.seconds)
+    current = f"rl:{key}:{limit.seconds}:{int(window)}"
+    previous = f"rl:{key}:{limit.seconds}:{int(window) - 1}"
+    if cache.add(current, 1, timeout=2 * limit.seconds + 1):
         count = 1
     else:
         try:
-            count = cache.incr(name)
+            count = cache.incr(current)
         except ValueError:  # expired between add and incr
-            cache.add(name, 1, timeout=limit.seconds + 1)
+            cache.add(current, 1, timeout=2 * limit.seconds + 1)
             count = 1
-    if count > limit.count:
-        return limit.seconds - int(time.time()) % limit.seconds
+    overlap = 1 - into / limit.seconds
+    estimate = count + (cache.get(previous) or 0) * overlap
+    if estimate > limit.count:
+        return max(1, int(limit.seconds - into))
     return None
 
 

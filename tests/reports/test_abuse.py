@@ -177,3 +177,17 @@ def test_the_admin_offers_moderation_and_merge_to_the_handling_agent(client, dem
     assert duplicate.duplicate_of == kept
     pending = client.get("/admin/reports/report/?moderation_pending__exact=1")
     assert pending.status_code == 200
+
+
+def test_a_burst_across_a_window_boundary_is_still_counted(rf, monkeypatch, settings, db):
+    """Five at 59.9 s and one at 60.1 s: a fixed one-minute window would let the sixth in."""
+    from core import ratelimit
+
+    settings.GRC_RATE_LIMITS = {"report": [(5, 60)]}
+    request = rf.post("/api/reports/")
+    request.user = None
+    clock = iter([6_000_059.9] * 5 + [6_000_060.1])
+    monkeypatch.setattr(ratelimit, "_clock", lambda: next(clock))
+    assert [ratelimit.check(request, "report") for _ in range(5)] == [None] * 5
+    refusal = ratelimit.check(request, "report")
+    assert refusal is not None and 1 <= refusal.retry_after <= 60
