@@ -15,7 +15,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import User
-from tracking.models import OPEN_STATUSES, CitizenRequest, Status
+from tracking.models import OPEN_STATUSES, Channel, CitizenRequest, Status
 
 # Assumptions of the dematerialisation estimate (written on the page).
 TRIP_KM = 6.0  # a return trip to the town hall, on average
@@ -115,12 +115,15 @@ def dashboard(scope: Q, *, filters_q: Q, today: dt.date | None = None) -> Dashbo
         by_category=_counts(qs, "category__name"),
         by_service=_counts(qs, "service__name"),
         by_commune=_counts(qs, "commune__name"),
-        by_channel=_counts(qs, "channel"),
+        by_channel=_counts(qs, "channel", dict(Channel.choices)),
         by_month=[(m["month"].strftime("%Y-%m"), m["n"]) for m in months],
         times=times,
         backlog=backlog,
-        accounts_created=User.objects.filter(
-            email_verified_at__isnull=False, memberships__isnull=True, is_superuser=False
+        accounts_created=User.objects.filter(  # residents: verified, holding no role
+            email_verified_at__isnull=False,
+            memberships__isnull=True,
+            administered__isnull=True,
+            is_superuser=False,
         ).count(),
         online_share=round(100 * online / total, 0) if total else None,
         trips_avoided=online,

@@ -38,6 +38,7 @@ def _file(rows, cols, fmt: str, stem: str) -> HttpResponse:
         path = exports.gpkg_path(rows, cols)
         response = FileResponse(path.open("rb"), content_type=FORMATS[fmt])
         path.unlink()  # the open handle keeps the data until it is sent
+        path.parent.rmdir()
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response

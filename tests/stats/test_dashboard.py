@@ -41,7 +41,7 @@ def test_counts_times_and_backlog_by_hand(known, demo):
     d = dashboard(Q(), filters_q=Q())
     assert d.total == 5 and d.open == 2
     assert dict(d.by_status) == {"Résolu": 3, "Reçu": 2}
-    assert dict(d.by_channel) == {"web": 4, "api": 1}
+    assert dict(d.by_channel) == {"site web": 4, "API": 1}
     signs = next(t for t in d.times if t["target"] == 30)  # the road signs
     assert signs["closed"] == 2 and signs["median"] == 21.0  # (2 + 40) / 2
     assert signs["p90"] == pytest.approx(36.2, abs=0.1)  # 2 + 0.9 × 38
