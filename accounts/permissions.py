@@ -270,22 +270,10 @@ def requests_export_filter(user: Any) -> Q:
 
 def stats_filter(user: Any) -> Q:
     """Requests whose figures (counts and times, no personal data) a staff member sees: those
-    of their organisations; for the agglomeration's staff, every request on its territory (the
-    CAHC-wide dashboard); all of them for the operator."""
-    actor = actor_for(user)
-    if actor.is_superuser:
-        return Q()
-    if not actor.is_staff:
-        return Q(pk__in=[])
-    epcis = list(
-        Organisation.objects.filter(
-            pk__in=actor.organisations, kind=Organisation.Kind.EPCI
-        ).values_list("epci_id", flat=True)
-    )
-    q = Q(organisation_id__in=actor.organisations)
-    if epcis:
-        q |= Q(commune__epci_id__in=epcis)
-    return q
+    of their organisations; every request for the agglomeration's staff (the CAHC-wide
+    dashboard: the portal holds the requests of the CAHC's territory) and the operator."""
+    organisations = stats_organisations(user)
+    return Q() if organisations is None else Q(organisation_id__in=organisations)
 
 
 def stats_organisations(user: Any) -> frozenset[int] | None:

@@ -33,48 +33,82 @@ BBOX = ",".join(f"{v:.5f}" for v in CAHC_BBOX)
 ZOOM = 11
 
 GENERATE = """
+WITH cats AS (SELECT array_agg(id ORDER BY id) AS ids FROM routing_category),
+svcs AS (
+    SELECT organisation_id, array_agg(id ORDER BY id) AS ids
+    FROM organisations_service WHERE is_active GROUP BY organisation_id
+),
+cahc AS (SELECT id FROM organisations_organisation WHERE kind = 'epci' ORDER BY id LIMIT 1),
+candidates AS (
+    SELECT n, created,
+           ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), 2154) AS location
+    FROM (
+        SELECT n,
+               timestamptz '2016-11-28'
+                   + (abs(hashint8extended(n, 6)) %% 315360000) * interval '1 second' AS created,
+               CASE WHEN abs(hashint8extended(n, 7)) %% 10 < 6
+                    THEN cx + 0.0056 * sqrt(-2 * ln(greatest(u1, 1e-9))) * cos(2 * pi() * u2)
+                    ELSE %(minx)s + u1 * (%(maxx)s - %(minx)s) END AS lon,
+               CASE WHEN abs(hashint8extended(n, 7)) %% 10 < 6
+                    THEN cy + 0.0036 * sqrt(-2 * ln(greatest(u1, 1e-9))) * sin(2 * pi() * u2)
+                    ELSE %(miny)s + u2 * (%(maxy)s - %(miny)s) END AS lat
+        FROM (
+            SELECT n,
+                   (abs(hashint8extended(n, 8)) %% 1000000) / 1000000.0 AS u1,
+                   (abs(hashint8extended(n, 9)) %% 1000000) / 1000000.0 AS u2,
+                   %(minx)s + ((abs(hashint8extended(n %% 20, 10)) %% 1000) / 1000.0)
+                       * (%(maxx)s - %(minx)s) AS cx,
+                   %(miny)s + ((abs(hashint8extended(n %% 20, 11)) %% 1000) / 1000.0)
+                       * (%(maxy)s - %(miny)s) AS cy
+            FROM generate_series(1, %(candidates)s) AS n
+        ) base
+    ) p
+),
+placed AS (  -- inside a CAHC commune only (the portal refuses the others), the first 1M
+    SELECT c.*, part.commune_id
+    FROM candidates c
+    CROSS JOIN LATERAL (
+        SELECT t.commune_id FROM territory_communepart t
+        WHERE ST_Intersects(t.geom, c.location) LIMIT 1
+    ) part
+    ORDER BY c.n LIMIT %(count)s
+),
+routed AS (  -- two in three to the commune's town hall when on board, else the CAHC
+    SELECT p.*,
+           CASE WHEN o.id IS NOT NULL AND abs(hashint8extended(p.n, 3)) %% 3 <> 0
+                THEN o.id ELSE (SELECT id FROM cahc) END AS organisation_id,
+           (60 * ((abs(hashint8extended(p.n, 4)) %% 1000) / 1000.0) ^ 3)
+               * interval '1 day' AS duration
+    FROM placed p
+    LEFT JOIN organisations_organisation o ON o.commune_id = p.commune_id
+)
 INSERT INTO tracking_citizenrequest
     (kind, reference, access_key, channel, status, status_reason, author_id, contact_name,
      contact_email, contact_phone, category_id, location, commune_id, organisation_id,
      service_id, routing_rule_id, created_at, updated_at, due_at, closed_at)
-SELECT 'report', 'B' || lpad(n::text, 9, '0'), md5(n::text),
-       (ARRAY['web','web','web','api'])[1 + abs(hashint8extended(n, 1)) %% 4],
-       st, '', NULL, '', '', '',
-       cats[1 + abs(hashint8extended(n, 2)) %% cardinality(cats)],
-       ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), 2154),
-       NULL, orgs[1 + abs(hashint8extended(n, 3)) %% cardinality(orgs)],
-       svcs[1 + abs(hashint8extended(n, 3)) %% cardinality(svcs)], NULL,
-       created, created, created + interval '14 days',
-       CASE WHEN st IN ('resolved', 'closed')
-            THEN created + (abs(hashint8extended(n, 4)) %% 60) * interval '1 day' END
-FROM (
-    SELECT n,
-           (SELECT array_agg(id ORDER BY id) FROM routing_category) AS cats,
-           (SELECT array_agg(organisation_id ORDER BY id) FROM organisations_service
-            WHERE is_active) AS orgs,
-           (SELECT array_agg(id ORDER BY id) FROM organisations_service WHERE is_active) AS svcs,
-           (ARRAY['received','planned','in_progress','resolved','resolved','resolved','resolved','closed'])
-               [1 + abs(hashint8extended(n, 5)) %% 8] AS st,
-           timestamptz '2016-11-28'
-               + (abs(hashint8extended(n, 6)) %% 315360000) * interval '1 second' AS created,
-           CASE WHEN abs(hashint8extended(n, 7)) %% 10 < 6
-                THEN cx + 0.0056 * sqrt(-2 * ln(greatest(u1, 1e-9))) * cos(2 * pi() * u2)
-                ELSE %(minx)s + u1 * (%(maxx)s - %(minx)s) END AS lon,
-           CASE WHEN abs(hashint8extended(n, 7)) %% 10 < 6
-                THEN cy + 0.0036 * sqrt(-2 * ln(greatest(u1, 1e-9))) * sin(2 * pi() * u2)
-                ELSE %(miny)s + u2 * (%(maxy)s - %(miny)s) END AS lat
-    FROM (
-        SELECT n,
-               (abs(hashint8extended(n, 8)) %% 1000000) / 1000000.0 AS u1,
-               (abs(hashint8extended(n, 9)) %% 1000000) / 1000000.0 AS u2,
-               %(minx)s + ((abs(hashint8extended(n %% 20, 10)) %% 1000) / 1000.0)
-                   * (%(maxx)s - %(minx)s) AS cx,
-               %(miny)s + ((abs(hashint8extended(n %% 20, 11)) %% 1000) / 1000.0)
-                   * (%(maxy)s - %(miny)s) AS cy
-        FROM generate_series(1, %(count)s) AS n
-    ) base
-) g
+SELECT 'report', 'B' || lpad(r.n::text, 9, '0'), md5(r.n::text),
+       (ARRAY['web','web','web','api'])[1 + abs(hashint8extended(r.n, 1)) %% 4],
+       st.status, '', NULL, '', '', '',
+       cats.ids[1 + abs(hashint8extended(r.n, 2)) %% cardinality(cats.ids)],
+       r.location, r.commune_id, r.organisation_id,
+       s.ids[1 + abs(hashint8extended(r.n, 5)) %% cardinality(s.ids)], NULL,
+       r.created, r.created, r.created + interval '14 days',
+       CASE WHEN st.status IN ('resolved', 'closed') THEN r.created + r.duration END
+FROM routed r
+CROSS JOIN cats
+JOIN svcs s ON s.organisation_id = r.organisation_id
+CROSS JOIN LATERAL (
+    SELECT CASE  -- closed once its processing time has passed (but one in fifty forgotten)
+        WHEN r.created + r.duration < timestamptz '2026-11-28'
+             AND abs(hashint8extended(r.n, 12)) %% 50 <> 0
+        THEN (ARRAY['resolved','resolved','resolved','resolved','resolved','resolved',
+                    'closed'])[1 + abs(hashint8extended(r.n, 13)) %% 7]
+        ELSE (ARRAY['received','planned','in_progress'])[1 + abs(hashint8extended(r.n, 13)) %% 3]
+    END AS status
+) st
 """
+
+TRIGGERS = ("stats_heat_insert_delete", "stats_month_insert_delete")
 
 RAW_SQL = """
 WITH env AS (SELECT ST_Transform(ST_MakeEnvelope({bbox}, 4326), 2154) AS g),
@@ -99,33 +133,43 @@ def generate() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM tracking_citizenrequest WHERE reference LIKE 'B%%'")
+        cursor.execute(
+            "SELECT count(*) FROM tracking_citizenrequest"
+            " WHERE reference LIKE 'B%%' AND commune_id IS NOT NULL"
+        )
         if cursor.fetchone()[0] >= COUNT:
             return
         print("[stats] generating 1,000,000 requests (triggers off) …", flush=True)
         cursor.execute("DELETE FROM tracking_citizenrequest WHERE reference LIKE 'B%%'")
-        cursor.execute(
-            "ALTER TABLE tracking_citizenrequest DISABLE TRIGGER stats_heat_insert_delete"
-        )
+        for trigger in TRIGGERS:
+            cursor.execute(f"ALTER TABLE tracking_citizenrequest DISABLE TRIGGER {trigger}")
         minx, miny, maxx, maxy = CAHC_BBOX
         cursor.execute(
-            GENERATE, {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy, "count": COUNT}
+            GENERATE,
+            {
+                "minx": minx,
+                "miny": miny,
+                "maxx": maxx,
+                "maxy": maxy,
+                "count": COUNT,
+                "candidates": COUNT * 3,
+            },
         )
-        cursor.execute(
-            "ALTER TABLE tracking_citizenrequest ENABLE TRIGGER stats_heat_insert_delete"
-        )
-        started = time.perf_counter()
-        cursor.execute("SELECT stats_heat_rebuild()")
-        print(
-            f"[stats] aggregates rebuilt: {cursor.fetchone()[0]} rows in "
-            f"{time.perf_counter() - started:.1f} s",
-            flush=True,
-        )
+        for trigger in TRIGGERS:
+            cursor.execute(f"ALTER TABLE tracking_citizenrequest ENABLE TRIGGER {trigger}")
+        for rebuild in ("stats_heat_rebuild", "stats_month_rebuild"):
+            started = time.perf_counter()
+            cursor.execute(f"SELECT {rebuild}()")
+            print(
+                f"[stats] {rebuild}: {cursor.fetchone()[0]} rows in "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
     import psycopg
     from benchlib import conninfo
 
     with psycopg.connect(conninfo(), autocommit=True) as conn:
-        for table in ("tracking_citizenrequest", "stats_heatcell"):
+        for table in ("tracking_citizenrequest", "stats_heatcell", "stats_monthcount"):
             conn.execute(f"VACUUM ANALYZE {table}")
 
 

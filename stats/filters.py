@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils import timezone
 
 from tracking.models import Channel, Status
 
@@ -24,10 +25,11 @@ class RequestFilters:
 
     def q(self) -> Q:
         q = Q()
+        # local days, as bounds on the timestamp itself so that its indexes serve
         if self.since:
-            q &= Q(created_at__date__gte=self.since)
+            q &= Q(created_at__gte=_day_start(self.since))
         if self.until:
-            q &= Q(created_at__date__lte=self.until)
+            q &= Q(created_at__lt=_day_start(self.until + dt.timedelta(days=1)))
         if self.categories:
             q &= Q(category__slug__in=self.categories)
         if self.statuses:
@@ -39,6 +41,10 @@ class RequestFilters:
         if self.channels:
             q &= Q(channel__in=self.channels)
         return q
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def _listed(params, name: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from tracking.models import OPEN_STATUSES, Channel, CitizenRequest, Status
 TRIP_KM = 6.0  # a return trip to the town hall, on average
 SHEETS_PER_REQUEST = 3  # form, acknowledgement, answer
 CO2_G_PER_KM = 120  # an average car
+ONLINE_CHANNELS = ("web", "api")
 AGE_BUCKETS = [
     (0, 7, "moins de 7 jours"),
     (7, 30, "7 à 30 jours"),
@@ -48,6 +49,7 @@ class Dashboard:
     km_avoided: float
     co2_kg_avoided: float
     sheets_avoided: int
+    source: str = "requests"  # "counts": the maintained monthly counts; "requests": the rows
 
 
 def _counts(qs, field: str, labels: dict | None = None, limit: int = 30) -> list[tuple[str, int]]:
@@ -55,68 +57,195 @@ def _counts(qs, field: str, labels: dict | None = None, limit: int = 30) -> list
     return [((labels or {}).get(r[field], r[field]) or "—", r["n"]) for r in rows]
 
 
+# Exact percentiles of the closed requests' processing times, per problem; {closed} is the
+# requests' own query (scope and filters), so its indexes serve (no "id IN (...)" semi-join).
 TIMES_SQL = """
-    SELECT k.name, k.sla_days, count(*),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY d),
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY d),
-           avg((d <= k.sla_days)::int)
-    FROM (SELECT c.category_id,
-                 extract(epoch FROM c.closed_at - c.created_at) / 86400.0 AS d
-          FROM tracking_citizenrequest c
-          WHERE c.id IN ({ids}) AND c.closed_at IS NOT NULL) t
+    SELECT k.name, k.sla_days, t.n, t.p, t.within
+    FROM (SELECT category_id, count(*) AS n,
+                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY d) AS p,
+                 avg((d <= sla_days)::int) AS within
+          FROM (SELECT c.category_id, k.sla_days,
+                       date_part('epoch', c.closed_at - c.created_at) / 86400.0 AS d
+                FROM ({closed}) AS c (category_id, created_at, closed_at)
+                JOIN routing_category k ON k.id = c.category_id) d
+          GROUP BY category_id) t
     JOIN routing_category k ON k.id = t.category_id
-    GROUP BY k.name, k.sla_days ORDER BY count(*) DESC, k.name
+    ORDER BY t.n DESC, k.name
+"""
+
+# Every breakdown of the dashboard from the maintained counts (stats.0004), labels joined.
+MONTH_SQL = """
+WITH m AS (
+    SELECT month, service_id, dim, value, n FROM stats_monthcount
+    WHERE (%(all_orgs)s OR organisation_id = ANY(%(orgs)s))
+      AND (cardinality(%(services)s::int[]) = 0 OR service_id = ANY(%(services)s))
+      AND (%(m0)s::date IS NULL OR month >= %(m0)s::date)
+      AND (%(m1)s::date IS NULL OR month <= %(m1)s::date)
+), breakdown AS (
+    SELECT dim, value, sum(n)::int AS n FROM m GROUP BY dim, value
+    UNION ALL
+    SELECT 'service', service_id::text, sum(n)::int FROM m WHERE dim = 'all' GROUP BY service_id
+    UNION ALL
+    SELECT 'month', to_char(month, 'YYYY-MM'), sum(n)::int FROM m
+    WHERE dim = 'all' AND month >= %(last12)s GROUP BY month
+)
+SELECT b.dim, b.value, CASE b.dim WHEN 'category' THEN k.name WHEN 'commune' THEN t.name
+                                  WHEN 'service' THEN s.name ELSE b.value END, b.n
+FROM breakdown b
+LEFT JOIN routing_category k ON b.dim = 'category' AND k.id::text = b.value
+LEFT JOIN territory_commune t ON b.dim = 'commune' AND t.id::text = b.value
+LEFT JOIN organisations_service s ON b.dim = 'service' AND s.id::text = b.value
+WHERE b.n <> 0
 """
 
 
-def dashboard(scope: Q, *, filters_q: Q, today: dt.date | None = None) -> Dashboard:
-    """The figures of the requests in ``scope`` matching the filters."""
-    today = today or timezone.localdate()
-    qs = CitizenRequest.objects.filter(scope & filters_q)
-    status_labels = dict(Status.choices)
-    total = qs.count()
-    open_qs = qs.filter(status__in=OPEN_STATUSES)
-    ids_sql, ids_params = qs.values("pk").query.sql_with_params()
+def _month_bounds(filters) -> tuple[dt.date | None, dt.date | None] | None:
+    """The first months of a period made of whole months, or None if it is not one."""
+    since, until = filters.since, filters.until
+    if since and since.day != 1:
+        return None
+    if until and (until + dt.timedelta(days=1)).day != 1:
+        return None
+    return since, until.replace(day=1) if until else None
+
+
+def _answered_by_counts(filters) -> bool:
+    """Whether the maintained counts answer these filters: whole months, and services."""
+    return (
+        not (filters.categories or filters.statuses or filters.communes or filters.channels)
+        and _month_bounds(filters) is not None
+    )
+
+
+def _scope_q(organisations: frozenset[int] | None) -> Q:
+    return Q() if organisations is None else Q(organisation_id__in=organisations)
+
+
+def _first_of_12_months(today: dt.date) -> dt.date:
+    month = today.year * 12 + today.month - 1 - 11
+    return dt.date(month // 12, month % 12 + 1, 1)
+
+
+def _breakdowns_from_counts(organisations, filters, today) -> tuple[dict, list, list]:
+    """The breakdowns by dimension, and the raw (value, label, n) of statuses and channels."""
+    m0, m1 = _month_bounds(filters)
+    params = {
+        "all_orgs": organisations is None,
+        "orgs": sorted(organisations or ()),
+        "services": list(filters.services),
+        "m0": m0,
+        "m1": m1,
+        "last12": _first_of_12_months(today),
+    }
+    labels = {"status": dict(Status.choices), "channel": dict(Channel.choices)}
+    found: dict[str, list[tuple[str, int]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(TIMES_SQL.format(ids=ids_sql), ids_params)
-        times = [
-            {
-                "category": name,
-                "target": sla,
-                "closed": n,
-                "median": round(med, 1),
-                "p90": round(p90, 1),
-                "within": round(100 * within, 0),
-            }
-            for name, sla, n, med, p90, within in cursor.fetchall()
-        ]
-    closed = sum(t["closed"] for t in times)
-    within = round(sum(t["within"] * t["closed"] for t in times) / closed, 0) if closed else None
-    backlog = []
-    now = timezone.now()
-    for low, high, label in AGE_BUCKETS:
-        bucket = open_qs.filter(created_at__lte=now - dt.timedelta(days=low))
-        if high is not None:
-            bucket = bucket.filter(created_at__gt=now - dt.timedelta(days=high))
-        backlog.append((label, bucket.count()))
+        cursor.execute(MONTH_SQL, params)
+        for dim, value, label, n in cursor.fetchall():
+            shown = str(labels[dim].get(value, value)) if dim in labels else label
+            found.setdefault(dim, []).append((value, shown or "—", n))
+    out = {}
+    for dim, rows in found.items():
+        if dim == "month":
+            out[dim] = sorted((value, n) for value, _, n in rows)
+        else:
+            # ties ordered as the requests' path does: by code, or by name
+            tie = 0 if dim in labels else 1
+            ranked = sorted(rows, key=lambda r: (-r[2], r[tie]))[:30]
+            out[dim] = [(label, n) for _, label, n in ranked]
+    return out, found.get("status", []), found.get("channel", [])
+
+
+def _breakdowns_from_requests(qs, today) -> dict[str, list[tuple[str, int]]]:
+    """The same breakdowns, counted from the requests (any filter)."""
     months = (
-        qs.filter(created_at__date__gte=today.replace(day=1) - dt.timedelta(days=365))
+        qs.filter(created_at__gte=_aware(_first_of_12_months(today)))
         .annotate(month=TruncMonth("created_at"))
         .values("month")
         .annotate(n=Count("pk"))
         .order_by("month")
     )
-    online = qs.filter(channel__in=["web", "api"]).count()
+    return {
+        "status": _counts(qs, "status", dict(Status.choices)),
+        "category": _counts(qs, "category__name"),
+        "service": _counts(qs, "service__name"),
+        "commune": _counts(qs, "commune__name"),
+        "channel": _counts(qs, "channel", dict(Channel.choices)),
+        "month": [(m["month"].strftime("%Y-%m"), m["n"]) for m in months],
+    }
+
+
+def _aware(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def dashboard(
+    organisations: frozenset[int] | None,
+    *,
+    filters,
+    today: dt.date | None = None,
+    source: str = "auto",
+) -> Dashboard:
+    """The figures of the requests of ``organisations`` (None: all) matching the filters.
+
+    Counts come from the maintained monthly counts when they answer the filters (whole months,
+    services), otherwise from the requests (``source`` forces one: "counts" or "requests").
+    Processing times (exact percentiles) and the open requests by age are always computed
+    from the requests, through indexes that keep them small."""
+    today = today or timezone.localdate()
+    qs = CitizenRequest.objects.filter(_scope_q(organisations) & filters.q())
+    use_counts = source == "counts" or (source == "auto" and _answered_by_counts(filters))
+    if use_counts:
+        if not _answered_by_counts(filters):
+            raise ValueError("The monthly counts do not answer these filters.")
+        by, statuses, channels = _breakdowns_from_counts(organisations, filters, today)
+        total = sum(n for _, _, n in statuses)
+        open_count = sum(n for value, _, n in statuses if value in OPEN_STATUSES)
+        online = sum(n for value, _, n in channels if value in ONLINE_CHANNELS)
+    else:
+        by = _breakdowns_from_requests(qs, today)
+        total = qs.count()
+        open_count = qs.filter(status__in=OPEN_STATUSES).count()
+        online = qs.filter(channel__in=ONLINE_CHANNELS).count()
+    closed_sql, closed_params = (
+        qs.filter(closed_at__isnull=False)
+        .order_by()
+        .values_list("category_id", "created_at", "closed_at")
+        .query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(TIMES_SQL.format(closed=closed_sql), closed_params)
+        times = [
+            {
+                "category": name,
+                "target": sla,
+                "closed": n,
+                "median": round(median, 1),
+                "p90": round(p90, 1),
+                "within": round(100 * within, 0),
+            }
+            for name, sla, n, (median, p90), within in cursor.fetchall()
+        ]
+    closed = sum(t["closed"] for t in times)
+    within = round(sum(t["within"] * t["closed"] for t in times) / closed, 0) if closed else None
+    backlog = []
+    now = timezone.now()
+    open_qs = qs.filter(status__in=OPEN_STATUSES)
+    for low, high, label in AGE_BUCKETS:
+        bucket = open_qs.filter(created_at__lte=now - dt.timedelta(days=low))
+        if high is not None:
+            bucket = bucket.filter(created_at__gt=now - dt.timedelta(days=high))
+        backlog.append((label, bucket.count()))
     return Dashboard(
         total=total,
-        open=open_qs.count(),
+        open=open_count,
         closed_within_target=within,
-        by_status=_counts(qs, "status", status_labels),
-        by_category=_counts(qs, "category__name"),
-        by_service=_counts(qs, "service__name"),
-        by_commune=_counts(qs, "commune__name"),
-        by_channel=_counts(qs, "channel", dict(Channel.choices)),
-        by_month=[(m["month"].strftime("%Y-%m"), m["n"]) for m in months],
+        by_status=by.get("status", []),
+        by_category=by.get("category", []),
+        by_service=by.get("service", []),
+        by_commune=by.get("commune", []),
+        by_channel=by.get("channel", []),
+        by_month=by.get("month", []),
         times=times,
         backlog=backlog,
         accounts_created=User.objects.filter(  # residents: verified, holding no role
@@ -130,6 +259,7 @@ def dashboard(scope: Q, *, filters_q: Q, today: dt.date | None = None) -> Dashbo
         km_avoided=round(online * TRIP_KM, 1),
         co2_kg_avoided=round(online * TRIP_KM * CO2_G_PER_KM / 1000, 1),
         sheets_avoided=online * SHEETS_PER_REQUEST,
+        source="counts" if use_counts else "requests",
     )
 
 
@@ -152,56 +282,124 @@ WITH env AS (
     FROM env
 )"""
 
+# A period is whole months: [m0, m1] (None: open). The second period [c0, c1] is only used
+# for a comparison (%(compare)s); each cell then counts both.
+_IN_A = (
+    "(%(m0)s::date IS NULL OR {m} >= %(m0)s::date)"
+    " AND (%(m1)s::date IS NULL OR {m} <= %(m1)s::date)"
+)
+_IN_B = "%(compare)s AND {m} >= %(c0)s::date AND {m} <= %(c1)s::date"
+
 # From the maintained aggregates: the rows of one dimension ("all" or the one filter used).
-AGGREGATE_CELLS = """, cells AS (
-    SELECT h.ix, h.iy, sum(h.n)::int AS n
+AGGREGATE_CELLS = (
+    """, cells AS (
+    SELECT h.ix, h.iy,
+           COALESCE(sum(h.n) FILTER (WHERE """
+    + _IN_A.format(m="h.month")
+    + """), 0)::int AS n,
+           COALESCE(sum(h.n) FILTER (WHERE """
+    + _IN_B.format(m="h.month")
+    + """), 0)::int AS prev
     FROM stats_heatcell h, b
     WHERE h.level = %(level)s AND h.dim = %(dim)s
       AND (%(dim)s = 'all' OR h.value = ANY(%(values)s))
-      AND (%(m0)s::date IS NULL OR h.month >= %(m0)s::date)
-      AND (%(m1)s::date IS NULL OR h.month <= %(m1)s::date)
+      AND (("""
+    + _IN_A.format(m="h.month")
+    + ") OR ("
+    + _IN_B.format(m="h.month")
+    + """))
       AND h.ix BETWEEN b.x0 AND b.x1 AND h.iy BETWEEN b.y0 AND b.y1
     GROUP BY h.ix, h.iy
     HAVING sum(h.n) > 0
 )"""
+)
 
 # From the points, for fine cells or combined filters (the GiST index narrows to the viewport).
-POINT_CELLS = """, cells AS (
-    SELECT floor(ST_X(c.location) / %(size)s)::int AS ix,
-           floor(ST_Y(c.location) / %(size)s)::int AS iy, count(*)::int AS n
+POINT_CELLS = (
+    """, points AS (
+    SELECT c.location, date_trunc('month', c.created_at AT TIME ZONE 'Europe/Paris')::date AS m
     FROM tracking_citizenrequest c, b
     WHERE c.location && b.g
-      AND (%(m0)s::date IS NULL OR c.created_at >= %(m0)s::date)
-      AND (%(m1)s::date IS NULL OR c.created_at < (%(m1)s::date + interval '1 month'))
       AND (cardinality(%(categories)s::bigint[]) = 0 OR c.category_id = ANY(%(categories)s))
       AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
       AND (cardinality(%(services)s::bigint[]) = 0 OR c.service_id = ANY(%(services)s))
       AND (%(all_orgs)s OR c.organisation_id = ANY(%(orgs)s))
+), cells AS (
+    SELECT floor(ST_X(location) / %(size)s)::int AS ix,
+           floor(ST_Y(location) / %(size)s)::int AS iy,
+           (count(*) FILTER (WHERE """
+    + _IN_A.format(m="m")
+    + """))::int AS n,
+           (count(*) FILTER (WHERE """
+    + _IN_B.format(m="m")
+    + """))::int AS prev
+    FROM points
+    WHERE ("""
+    + _IN_A.format(m="m")
+    + ") OR ("
+    + _IN_B.format(m="m")
+    + """)
     GROUP BY 1, 2
 )"""
+)
 
-_OUTPUT = """
-SELECT COALESCE(sum(n) FILTER (WHERE n >= %(k)s), 0)::int,
-       count(*) FILTER (WHERE n >= %(k)s)::int,
-       count(*) FILTER (WHERE n < %(k)s)::int,
+# Equipment of the category's layers per cell (lines and areas by a point on them).
+EQUIPMENT_CELLS = """, equipment AS (
+    SELECT floor(ST_X(p) / %(size)s)::int AS ix, floor(ST_Y(p) / %(size)s)::int AS iy,
+           count(*)::int AS e
+    FROM (SELECT CASE WHEN GeometryType(f.geom) = 'POINT' THEN f.geom
+                      ELSE ST_PointOnSurface(f.geom) END AS p
+          FROM gis_layers_feature f, b
+          WHERE f.layer_id = ANY(%(layers)s) AND f.geom && b.g) q
+    GROUP BY 1, 2
+), shown AS (
+    SELECT cells.*, equipment.e FROM cells LEFT JOIN equipment USING (ix, iy)
+)"""
+NO_EQUIPMENT = """, shown AS (SELECT cells.*, NULL::int AS e FROM cells)"""
+
+# A cell is shown when no count in it is under k (0 excepted: nothing to single out).
+_SHOWN = (
+    "(n >= %(k)s OR prev >= %(k)s) AND NOT (n BETWEEN 1 AND %(k)s - 1)"
+    " AND NOT (prev BETWEEN 1 AND %(k)s - 1)"
+)
+_OUTPUT = (
+    """
+SELECT COALESCE(sum(n) FILTER (WHERE """
+    + _SHOWN
+    + """), 0)::int,
+       count(*) FILTER (WHERE """
+    + _SHOWN
+    + """)::int,
+       count(*) FILTER (WHERE NOT ("""
+    + _SHOWN
+    + """))::int,
        COALESCE(string_agg(json_build_object(
            'type', 'Feature',
            'geometry', ST_AsGeoJSON(ST_Transform(ST_MakeEnvelope(
                ix * %(size)s, iy * %(size)s, (ix + 1) * %(size)s, (iy + 1) * %(size)s, 2154),
                4326), 6)::json,
-           'properties', json_build_object('count', n))::text, ',' ORDER BY ix, iy)
-           FILTER (WHERE n >= %(k)s), '')
-FROM cells
+           'properties', json_strip_nulls(json_build_object('count', n,
+               'previous', CASE WHEN %(compare)s THEN prev END,
+               'change', CASE WHEN %(compare)s THEN n - prev END,
+               'equipment', e,
+               'perEquipment', CASE WHEN e > 0 THEN round(n::numeric / e, 3) END)))::text,
+           ',' ORDER BY ix, iy) FILTER (WHERE """
+    + _SHOWN
+    + """), '')
+FROM shown
 """
-HEAT_SQL = _BOUNDS + AGGREGATE_CELLS + _OUTPUT
-HEAT_POINTS_SQL = _BOUNDS + POINT_CELLS + _OUTPUT
+)
+HEAT_SQL = _BOUNDS + AGGREGATE_CELLS + NO_EQUIPMENT + _OUTPUT
+HEAT_POINTS_SQL = _BOUNDS + POINT_CELLS + NO_EQUIPMENT + _OUTPUT
+HEAT_EQUIPMENT_SQL = _BOUNDS + AGGREGATE_CELLS + EQUIPMENT_CELLS + _OUTPUT
+HEAT_POINTS_EQUIPMENT_SQL = _BOUNDS + POINT_CELLS + EQUIPMENT_CELLS + _OUTPUT
 
 
 @dataclass(frozen=True)
 class Heatmap:
     level: int
     cell_m: float
-    total: int  # requests in the cells shown
+    total: int  # requests in the cells shown (the first period when comparing)
     cells: int
     suppressed: int  # cells under k, not shown
     features: str  # comma-separated GeoJSON features
@@ -227,16 +425,32 @@ def _dimension(filters, category_ids, organisations) -> tuple[str, list[str]] | 
     return used[0] if len(used) == 1 else None
 
 
+def _months(since: dt.date | None, until: dt.date | None) -> tuple[dt.date | None, dt.date | None]:
+    return (since.replace(day=1) if since else None, until.replace(day=1) if until else None)
+
+
 def heatmap(
-    bbox, *, zoom: int, filters, organisations: frozenset[int] | None, k: int, category_ids=()
+    bbox,
+    *,
+    zoom: int,
+    filters,
+    organisations: frozenset[int] | None,
+    k: int,
+    category_ids=(),
+    compare: tuple[dt.date, dt.date] | None = None,
+    equipment_layers: tuple[int, ...] = (),
 ) -> Heatmap:
-    """Counts per grid cell in the viewport, cells with fewer than ``k`` requests left out
-    (and counted as suppressed). From the maintained aggregates when one dimension answers
-    (no filter, or one of period-plus category, status, service, or the caller's scope) and
-    the cells are 200 m or more; otherwise from the points."""
+    """Counts per grid cell in the viewport; a cell with a count under ``k`` is left out (and
+    counted as suppressed). From the maintained aggregates when one dimension answers (no
+    filter, or one of category, status, service, or the caller's scope) and the cells are
+    200 m or more; otherwise from the points. ``compare`` (a second period) adds each cell's
+    count over it; ``equipment_layers`` adds the equipment in each cell and the requests per
+    equipment."""
     level = heat_level(zoom)
     size = CELL_BASE_M * 2**level
     dimension = _dimension(filters, category_ids, organisations)
+    m0, m1 = _months(filters.since, filters.until)
+    c0, c1 = _months(*compare) if compare else (None, None)
     params = {
         "minx": bbox.minx,
         "miny": bbox.miny,
@@ -244,8 +458,11 @@ def heatmap(
         "maxy": bbox.maxy,
         "size": size,
         "level": level,
-        "m0": filters.since.replace(day=1) if filters.since else None,
-        "m1": filters.until.replace(day=1) if filters.until else None,
+        "m0": m0,
+        "m1": m1,
+        "compare": compare is not None,
+        "c0": c0,
+        "c1": c1,
         "categories": list(category_ids),
         "statuses": list(filters.statuses),
         "services": list(filters.services),
@@ -254,10 +471,15 @@ def heatmap(
         "k": k,
         "dim": dimension[0] if dimension else "",
         "values": dimension[1] if dimension else [],
+        "layers": list(equipment_layers),
     }
     use_aggregates = dimension is not None and level >= MIN_MAINTAINED_LEVEL
+    if equipment_layers:
+        sql = HEAT_EQUIPMENT_SQL if use_aggregates else HEAT_POINTS_EQUIPMENT_SQL
+    else:
+        sql = HEAT_SQL if use_aggregates else HEAT_POINTS_SQL
     with connection.cursor() as cursor:
-        cursor.execute(HEAT_SQL if use_aggregates else HEAT_POINTS_SQL, params)
+        cursor.execute(sql, params)
         total, cells, suppressed, features = cursor.fetchone()
     return Heatmap(
         level,
@@ -268,6 +490,124 @@ def heatmap(
         features,
         "aggregates" if use_aggregates else "points",
     )
+
+
+# Requests per commune of the territory, for the map per 1,000 inhabitants and its table: from
+# the monthly counts (whole months, no filter but services) or from the requests.
+COMMUNE_COUNTS_FROM_MONTHS = (
+    """
+    SELECT value::int AS commune_id,
+           COALESCE(sum(n) FILTER (WHERE """
+    + _IN_A.format(m="month")
+    + """), 0)::int AS n,
+           COALESCE(sum(n) FILTER (WHERE """
+    + _IN_B.format(m="month")
+    + """), 0)::int AS prev
+    FROM stats_monthcount
+    WHERE dim = 'commune' AND value <> ''
+      AND (%(all_orgs)s OR organisation_id = ANY(%(orgs)s))
+      AND (cardinality(%(services)s::int[]) = 0 OR service_id = ANY(%(services)s))
+    GROUP BY value
+"""
+)
+COMMUNE_COUNTS_FROM_REQUESTS = (
+    """
+    SELECT commune_id,
+           (count(*) FILTER (WHERE """
+    + _IN_A.format(m="m")
+    + """))::int AS n,
+           (count(*) FILTER (WHERE """
+    + _IN_B.format(m="m")
+    + """))::int AS prev
+    FROM (SELECT c.commune_id,
+                 date_trunc('month', c.created_at AT TIME ZONE 'Europe/Paris')::date AS m
+          FROM tracking_citizenrequest c
+          WHERE c.commune_id IS NOT NULL
+            AND (cardinality(%(categories)s::bigint[]) = 0 OR c.category_id = ANY(%(categories)s))
+            AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
+            AND (cardinality(%(services)s::bigint[]) = 0 OR c.service_id = ANY(%(services)s))
+            AND (%(all_orgs)s OR c.organisation_id = ANY(%(orgs)s))) r
+    GROUP BY commune_id
+"""
+)
+COMMUNE_RATES = """
+SELECT t.insee, t.name, t.population, COALESCE(c.n, 0), COALESCE(c.prev, 0),
+       ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(t.geom, 15), 4326), 5)
+FROM territory_commune t
+LEFT JOIN ({counts}) c ON c.commune_id = t.id
+WHERE t.epci_id IS NOT NULL
+ORDER BY t.name
+"""
+
+
+@dataclass(frozen=True)
+class CommuneRate:
+    insee: str
+    name: str
+    population: int | None
+    count: int | None  # None: under k, not shown
+    previous: int | None
+    per_1000: float | None
+    geometry: str  # GeoJSON, WGS 84
+
+    @property
+    def change(self) -> int | None:
+        if self.count is None or self.previous is None:
+            return None
+        return self.count - self.previous
+
+
+def commune_rates(
+    *,
+    filters,
+    organisations: frozenset[int] | None,
+    k: int,
+    category_ids=(),
+    compare: tuple[dt.date, dt.date] | None = None,
+) -> list[CommuneRate]:
+    """Requests per commune of the territory and per 1,000 inhabitants (municipal population);
+    a count under ``k`` (but not 0) is withheld with its rate."""
+    m0, m1 = _months(filters.since, filters.until)
+    c0, c1 = _months(*compare) if compare else (None, None)
+    params = {
+        "m0": m0,
+        "m1": m1,
+        "compare": compare is not None,
+        "c0": c0,
+        "c1": c1,
+        "categories": list(category_ids),
+        "statuses": list(filters.statuses),
+        "services": list(filters.services),
+        "all_orgs": organisations is None,
+        "orgs": sorted(organisations or ()),
+    }
+    by_months = not (category_ids or filters.statuses) and (
+        organisations is None or bool(organisations)
+    )
+    counts = COMMUNE_COUNTS_FROM_MONTHS if by_months else COMMUNE_COUNTS_FROM_REQUESTS
+    with connection.cursor() as cursor:
+        cursor.execute(COMMUNE_RATES.replace("{counts}", counts), params)
+        rows = cursor.fetchall()
+
+    def shown(n: int) -> int | None:
+        return None if 0 < n < k else n
+
+    out = []
+    for insee, name, population, n, prev, geometry in rows:
+        count = shown(n)
+        rate = round(1000 * n / population, 2) if population and count is not None else None
+        out.append(
+            CommuneRate(
+                insee,
+                name,
+                population,
+                count,
+                shown(prev) if compare else None,
+                rate,
+                geometry,
+            )
+        )
+    return out
 
 
 def public_commune_counts(*, k: int, since: dt.date | None = None) -> list[tuple[str, int | None]]:

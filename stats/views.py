@@ -103,7 +103,7 @@ def dashboard(request):
         filters = filters_from(request.GET)
     except ValidationError as exc:
         error = " ".join(exc.messages)
-    figures = selectors.dashboard(permissions.stats_filter(request.user), filters_q=filters.q())
+    figures = selectors.dashboard(permissions.stats_organisations(request.user), filters=filters)
     context = {
         "error": error,
         "filters": filters,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -13,6 +16,7 @@ from rest_framework.permissions import AllowAny
 
 from accounts import permissions
 from gis_layers.api.params import BadParameter, parse_bbox
+from gis_layers.models import Layer
 from routing.models import Category
 
 from .. import selectors
@@ -34,6 +38,23 @@ from ..filters import filters_from
         OpenApiParameter("category", OpenApiTypes.STR),
         OpenApiParameter("status", OpenApiTypes.STR),
         OpenApiParameter("service", OpenApiTypes.STR),
+        OpenApiParameter(
+            "compare_since",
+            OpenApiTypes.DATE,
+            description="With compare_until: a second period; each cell (or commune) also "
+            "gives its count over it (`previous`) and the `change`.",
+        ),
+        OpenApiParameter("compare_until", OpenApiTypes.DATE),
+        OpenApiParameter(
+            "normalise",
+            OpenApiTypes.STR,
+            enum=["inhabitants", "equipment"],
+            description="`inhabitants`: the territory's communes (simplified outlines) with "
+            "their counts, population and requests per 1,000 inhabitants (`per1000`), instead "
+            "of cells; `equipment` (one `category` with equipment layers): each cell also "
+            "gives the equipment of the category's layers in it (`equipment`) and the "
+            "requests per equipment (`perEquipment`).",
+        ),
     ],
     responses={(200, "application/geo+json"): OpenApiTypes.OBJECT},
 )
@@ -65,22 +86,97 @@ def heatmap(request) -> HttpResponse:
     )
     if filters.categories and len(category_ids) != len(set(filters.categories)):
         raise serializers.ValidationError({"category": "Catégorie inconnue."})
+    compare = _compare_period(params)
+    normalise = params.get("normalise", "")
+    if normalise not in ("", "inhabitants", "equipment"):
+        raise serializers.ValidationError({"normalise": "inhabitants ou equipment."})
     staff = permissions.can_access_intranet(request.user)
-    result = selectors.heatmap(
-        bbox,
-        zoom=int(zoom),
-        filters=filters,
-        organisations=permissions.stats_organisations(request.user) if staff else None,
-        k=1 if staff else settings.GRC_HEATMAP_K,
-        category_ids=category_ids,
-    )
-    body = (
-        f'{{"type":"FeatureCollection","level":{result.level},"cellMetres":{result.cell_m:g},'
-        f'"total":{result.total},"suppressedCells":{result.suppressed},'
-        f'"source":"{result.source}",'
-        f'"features":[{result.features}]}}'
-    )
+    organisations = permissions.stats_organisations(request.user) if staff else None
+    k = 1 if staff else settings.GRC_HEATMAP_K
+    if normalise == "inhabitants":
+        communes = selectors.commune_rates(
+            filters=filters,
+            organisations=organisations,
+            k=k,
+            category_ids=category_ids,
+            compare=compare,
+        )
+        body = _communes_body(communes, compare is not None)
+    else:
+        layers = _equipment_layers(request.user, category_ids) if normalise else ()
+        result = selectors.heatmap(
+            bbox,
+            zoom=int(zoom),
+            filters=filters,
+            organisations=organisations,
+            k=k,
+            category_ids=category_ids,
+            compare=compare,
+            equipment_layers=layers,
+        )
+        body = (
+            f'{{"type":"FeatureCollection","level":{result.level},"cellMetres":{result.cell_m:g},'
+            f'"total":{result.total},"suppressedCells":{result.suppressed},'
+            f'"source":"{result.source}",'
+            f'"features":[{result.features}]}}'
+        )
     response = HttpResponse(body, content_type="application/geo+json")
     response["Cache-Control"] = "private, max-age=60" if staff else "public, max-age=300"
     response["Vary"] = "Cookie, Authorization"
     return response
+
+
+def _compare_period(params) -> tuple[dt.date, dt.date] | None:
+    raw = (params.get("compare_since", ""), params.get("compare_until", ""))
+    if not any(raw):
+        return None
+    try:
+        since, until = (dt.date.fromisoformat(v) for v in raw)
+    except ValueError:
+        raise serializers.ValidationError(
+            {"compare_since": "Deux dates AAAA-MM-JJ : compare_since et compare_until."}
+        ) from None
+    if since > until:
+        raise serializers.ValidationError({"compare_since": "Le début est après la fin."})
+    return since, until
+
+
+def _equipment_layers(user, category_ids: list[int]) -> tuple[int, ...]:
+    """The layers of the one category asked for that the caller may read."""
+    if len(category_ids) != 1:
+        raise serializers.ValidationError(
+            {"normalise": "Par équipement : choisissez un seul problème (category)."}
+        )
+    layers = tuple(
+        Layer.objects.filter(permissions.layers_filter_for(user), categories=category_ids[0])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not layers:
+        raise serializers.ValidationError(
+            {"normalise": "Ce problème ne porte sur aucune couche d'équipements."}
+        )
+    return layers
+
+
+def _communes_body(communes, compare: bool) -> str:
+    features = []
+    for c in communes:
+        properties = {
+            "insee": c.insee,
+            "name": c.name,
+            "population": c.population,
+            "count": c.count,
+            "per1000": c.per_1000,
+        }
+        if compare:
+            properties |= {"previous": c.previous, "change": c.change}
+        features.append(
+            f'{{"type":"Feature","geometry":{c.geometry},"properties":{json.dumps(properties)}}}'
+        )
+    total = sum(c.count or 0 for c in communes)
+    withheld = sum(1 for c in communes if c.count is None)
+    return (
+        f'{{"type":"FeatureCollection","normalise":"inhabitants","total":{total},'
+        f'"suppressedCells":{withheld},"features":[{",".join(features)}]}}'
+    )

@@ -1,10 +1,13 @@
 """Dashboard figures on a small known dataset, computed by hand here; scopes by role."""
 
+import dataclasses
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from stats.filters import RequestFilters
 from stats.selectors import dashboard
 from tracking.models import CitizenRequest
 from tracking.services import request_set_status
@@ -35,10 +38,10 @@ def known(make_report, demo):
     return made
 
 
-def test_counts_times_and_backlog_by_hand(known, demo):
-    from django.db.models import Q
-
-    d = dashboard(Q(), filters_q=Q())
+@pytest.mark.parametrize("source", ["counts", "requests"])
+def test_counts_times_and_backlog_by_hand(known, demo, source):
+    d = dashboard(None, filters=RequestFilters(), source=source)
+    assert d.source == source
     assert d.total == 5 and d.open == 2
     assert dict(d.by_status) == {"Résolu": 3, "Reçu": 2}
     assert dict(d.by_channel) == {"site web": 4, "API": 1}
@@ -74,3 +77,50 @@ def test_every_chart_has_its_table_and_filters_apply(client, known, demo):
     assert html.count("<svg") == html.count("(données du graphique)") >= 5
     assert '<p class="kpi">2</p>' in html
     assert "Hypothèses" in html
+
+
+def month_counts() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT month, organisation_id, service_id, dim, value, n FROM stats_monthcount"
+            " WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5"
+        )
+        return cursor.fetchall()
+
+
+def test_monthly_counts_stay_exact(known, demo):
+    """The trigger keeps stats_monthcount equal to a rebuild from scratch through a status
+    change, a transfer to another service, a new channel, a date change and a deletion."""
+    a, _b, c, leak, _ = known
+    request_set_status(c, status="planned", message="Lundi.", actor=demo.agent)
+    CitizenRequest.objects.filter(pk=a.pk).update(service=leak.service, channel="api")
+    CitizenRequest.objects.filter(pk=c.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=400)
+    )
+    CitizenRequest.objects.filter(pk=leak.pk).delete()
+    maintained = month_counts()
+    assert sum(n for *_, dim, _v, n in maintained if dim == "all") == 4
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stats_month_rebuild()")
+    assert maintained == month_counts()
+
+
+def test_both_sources_agree_for_a_service_and_whole_months(known, demo):
+    """A service's own dashboard over whole months: the monthly counts and the requests give
+    the same figures; a period cut inside a month is counted from the requests."""
+    today = timezone.localdate()
+    months = RequestFilters(since=(today - dt.timedelta(days=70)).replace(day=1), until=None)
+    service = RequestFilters(services=(known[0].service_id,))
+    for filters in (months, service, RequestFilters()):
+        by_counts = dashboard(None, filters=filters, source="counts")
+        by_requests = dashboard(None, filters=filters, source="requests")
+        assert by_counts == dataclasses.replace(by_requests, source="counts")
+    assert dashboard(None, filters=service).source == "counts"
+    assert dashboard(None, filters=service).total == 3  # the Libercourt signs' service
+    cut = RequestFilters(since=today - dt.timedelta(days=10))
+    assert dashboard(None, filters=cut).source == "requests"
+    assert dashboard(None, filters=cut).total == 3  # two made today, the leak of 0.5 day
+    with pytest.raises(ValueError):
+        dashboard(None, filters=cut, source="counts")
+    scoped = dashboard(frozenset({demo.libercourt.pk}), filters=RequestFilters())
+    assert scoped.source == "counts" and scoped.total == 3

@@ -129,3 +129,99 @@ def test_aggregates_and_points_give_the_same_cells(client, spots, demo):
     assert two["source"] == "points" and counts_two == counts_one == [3, 6]
     fine, _ = cells(client, zoom=16)
     assert fine["source"] == "points"
+
+
+def test_two_periods_compared_cell_by_cell(client, spots, demo):
+    """Three of the six signs moved back to last year: each cell gives both counts."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    here, _, _ = spots
+    a_year_ago = timezone.now() - dt.timedelta(days=365)
+    CitizenRequest.objects.filter(pk__in=[r.pk for r in here[:3]]).update(created_at=a_year_ago)
+    today = timezone.localdate()
+    last = a_year_ago.date()
+    client.force_login(demo.superuser)
+    params = {
+        "since": today.replace(day=1).isoformat(),
+        "compare_since": last.replace(day=1).isoformat(),
+        "compare_until": last.isoformat(),
+    }
+    for extra in ({}, {"category": "signalisation"}, {"status": "received", "service": ""}):
+        body, _ = cells(client, **params, **extra)
+        by_count = sorted(
+            (f["properties"]["count"], f["properties"]["previous"], f["properties"]["change"])
+            for f in body["features"]
+        )
+        if extra.get("category"):
+            assert by_count == [(3, 0, 3), (3, 3, 0)]  # 3 signs now, 3 a year ago
+        else:
+            assert by_count == [(3, 0, 3), (5, 3, 2)]  # the leaks share the first cell
+        assert body["total"] == sum(c for c, _, _ in by_count)
+    # the public: a cell is withheld when either of its counts is under k
+    client.logout()
+    body, _ = cells(client, **params)
+    assert body["features"] == [] and body["suppressedCells"] == 2
+    bad = client.get(URL, {"bbox": CAHC, "zoom": 14, "compare_since": "2025-01-01"})
+    assert bad.status_code == 400 and "compare_since" in bad.json()
+
+
+def test_requests_per_equipment_of_the_category(client, spots, demo, categories):
+    """Signs per road sign: four signs of a layer in the first cell, none in the second."""
+    from gis_layers.models import Layer
+    from gis_layers.services import layer_replace_features
+
+    signs = Layer.objects.create(
+        slug="panneaux-t",
+        name="Panneaux",
+        owner_organisation=demo.libercourt,
+        geometry_type="Point",
+    )
+    layer_replace_features(
+        layer=signs,
+        rows=[
+            (i, bytes(Point(3.0105 + i * 0.0001, 50.4804, srid=4326).wkb), {"ref": f"P{i}"})
+            for i in range(4)
+        ],
+        source_srid=4326,
+        ref_field="ref",
+    )
+    categories["signalisation"].layers.add(signs)
+    client.force_login(demo.superuser)
+    body, _ = cells(client, category="signalisation", normalise="equipment")
+    props = sorted((f["properties"] for f in body["features"]), key=lambda p: p["count"])
+    assert props[0] == {"count": 3}  # no sign in that cell: no ratio
+    assert props[1] == {"count": 6, "equipment": 4, "perEquipment": 1.5}
+    missing = client.get(URL, {"bbox": CAHC, "zoom": 14, "normalise": "equipment"})
+    assert missing.status_code == 400 and "normalise" in missing.json()
+    no_layer = client.get(
+        URL, {"bbox": CAHC, "zoom": 14, "normalise": "equipment", "category": "fuite-eau"}
+    )
+    assert no_layer.status_code == 400
+
+
+def test_requests_per_1000_inhabitants_by_commune(client, spots, demo):
+    from territory.models import Commune
+
+    libercourt = Commune.objects.get(insee="62907")
+    client.force_login(demo.superuser)
+    body = client.get(URL, {"bbox": CAHC, "zoom": 11, "normalise": "inhabitants"}).json()
+    assert len(body["features"]) == 14  # every commune of the CAHC, with or without requests
+    by_insee = {f["properties"]["insee"]: f["properties"] for f in body["features"]}
+    assert by_insee["62907"]["count"] == 11 and body["total"] == 11
+    assert by_insee["62907"]["per1000"] == round(11 * 1000 / libercourt.population, 2)
+    assert by_insee["62215"]["count"] == 0  # Carvin
+    assert body["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    filtered = client.get(
+        URL, {"bbox": CAHC, "zoom": 11, "normalise": "inhabitants", "category": "fuite-eau"}
+    ).json()
+    assert {f["properties"]["insee"]: f["properties"]["count"] for f in filtered["features"]}[
+        "62907"
+    ] == 2
+    client.logout()  # the public: 11 is shown, a commune under k would not be
+    public = client.get(
+        URL, {"bbox": CAHC, "zoom": 11, "normalise": "inhabitants", "category": "fuite-eau"}
+    ).json()
+    lib = next(f["properties"] for f in public["features"] if f["properties"]["insee"] == "62907")
+    assert lib["count"] is None and lib["per1000"] is None and public["suppressedCells"] == 1
