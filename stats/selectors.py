@@ -121,7 +121,7 @@ def _scope_q(organisations: frozenset[int] | None) -> Q:
     return Q() if organisations is None else Q(organisation_id__in=organisations)
 
 
-def _first_of_12_months(today: dt.date) -> dt.date:
+def first_of_12_months(today: dt.date) -> dt.date:
     month = today.year * 12 + today.month - 1 - 11
     return dt.date(month // 12, month % 12 + 1, 1)
 
@@ -135,7 +135,7 @@ def _breakdowns_from_counts(organisations, filters, today) -> tuple[dict, list, 
         "services": list(filters.services),
         "m0": m0,
         "m1": m1,
-        "last12": _first_of_12_months(today),
+        "last12": first_of_12_months(today),
     }
     labels = {"status": dict(Status.choices), "channel": dict(Channel.choices)}
     found: dict[str, list[tuple[str, int]]] = {}
@@ -159,7 +159,7 @@ def _breakdowns_from_counts(organisations, filters, today) -> tuple[dict, list, 
 def _breakdowns_from_requests(qs, today) -> dict[str, list[tuple[str, int]]]:
     """The same breakdowns, counted from the requests (any filter)."""
     months = (
-        qs.filter(created_at__gte=_aware(_first_of_12_months(today)))
+        qs.filter(created_at__gte=_aware(first_of_12_months(today)))
         .annotate(month=TruncMonth("created_at"))
         .values("month")
         .annotate(n=Count("pk"))

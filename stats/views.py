@@ -3,13 +3,18 @@ open-data export (anonymised)."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
+from core.maps import map_config
 from routing.models import Category
 from tracking.models import Channel, Status
 
@@ -92,10 +97,60 @@ def _series(title: str, rows: list[tuple[str, int]]) -> dict:
     return {"title": title, "rows": [(label, n, round(100 * n / top, 1)) for label, n in rows]}
 
 
+HEAT_MODES = [
+    ("", _("Nombre de demandes")),
+    ("inhabitants", _("Demandes pour 1 000 habitants, par commune")),
+    ("equipment", _("Demandes par équipement (un seul problème)")),
+]
+
+
+def _heat_options(params, filters: RequestFilters) -> tuple[dict, str]:
+    """The heatmap's mode and second period from the dashboard's form, and an error."""
+    mode = params.get("heat", "")
+    raw = (params.get("compare_since", ""), params.get("compare_until", ""))
+    options = {"mode": mode if mode in dict(HEAT_MODES) else "", "compare": None}
+    try:
+        if any(raw):
+            since, until = (dt.date.fromisoformat(v) for v in raw)
+            if since > until:
+                raise ValueError
+            options["compare"] = (since, until)
+    except ValueError:
+        return options, _("Période de comparaison : deux dates, la première avant la seconde.")
+    if options["mode"] == "equipment" and len(filters.categories) != 1:
+        options["mode"] = ""
+        return options, _("Par équipement : choisissez un seul problème.")
+    return options, ""
+
+
+def _heat_query(filters: RequestFilters, options: dict) -> str:
+    """The heatmap API's query string for these filters (it has no channel or commune)."""
+    query = QueryDict(mutable=True)
+    for name, value in (
+        ("since", filters.since),
+        ("until", filters.until),
+        ("compare_since", options["compare"][0] if options["compare"] else None),
+        ("compare_until", options["compare"][1] if options["compare"] else None),
+    ):
+        if value:
+            query[name] = value.isoformat()
+    for name, values in (
+        ("category", filters.categories),
+        ("status", filters.statuses),
+        ("service", filters.services),
+    ):
+        if values:
+            query[name] = ",".join(str(v) for v in values)
+    if options["mode"]:
+        query["normalise"] = options["mode"]
+    return query.urlencode()
+
+
 @login_required
 def dashboard(request):
     """The figures of the caller's scope (service, organisation, or the whole CAHC for the
-    agglomeration's staff), with the export filters; each chart has its data table."""
+    agglomeration's staff), with the export filters; each chart has its data table. The period
+    is the last twelve months unless the form says otherwise (an empty "from" is all time)."""
     if not permissions.can_access_intranet(request.user):
         raise PermissionDenied("Réservé aux agents des collectivités.")
     error, filters = "", RequestFilters()
@@ -103,20 +158,41 @@ def dashboard(request):
         filters = filters_from(request.GET)
     except ValidationError as exc:
         error = " ".join(exc.messages)
-    figures = selectors.dashboard(permissions.stats_organisations(request.user), filters=filters)
+    if "since" not in request.GET and "until" not in request.GET:
+        filters = dataclasses.replace(
+            filters, since=selectors.first_of_12_months(timezone.localdate())
+        )
+    heat, heat_error = _heat_options(request.GET, filters)
+    organisations = permissions.stats_organisations(request.user)
+    figures = selectors.dashboard(organisations, filters=filters)
+    category_ids = list(
+        Category.objects.filter(slug__in=filters.categories).values_list("pk", flat=True)
+    )
     context = {
         "error": error,
+        "heat_error": heat_error,
         "filters": filters,
         "d": figures,
         "charts": [
-            _series("Par état", figures.by_status),
-            _series("Par mois (12 derniers mois)", figures.by_month),
-            _series("Par problème", figures.by_category),
-            _series("Par service", figures.by_service),
-            _series("Par commune", figures.by_commune),
-            _series("Par canal", figures.by_channel),
-            _series("Demandes ouvertes, par ancienneté", figures.backlog),
+            _series(_("Par état"), figures.by_status),
+            _series(_("Par mois (12 derniers mois)"), figures.by_month),
+            _series(_("Par problème"), figures.by_category),
+            _series(_("Par service"), figures.by_service),
+            _series(_("Par commune"), figures.by_commune),
+            _series(_("Par canal"), figures.by_channel),
+            _series(_("Demandes ouvertes, par ancienneté"), figures.backlog),
         ],
+        "heat": heat,
+        "heat_modes": HEAT_MODES,
+        "heat_query": _heat_query(filters, heat),
+        "communes": selectors.commune_rates(
+            filters=filters,
+            organisations=organisations,
+            k=1,
+            category_ids=category_ids,
+            compare=heat["compare"],
+        ),
+        "map_config": map_config(),
         "assumptions": selectors,
         "categories": Category.objects.filter(is_active=True).select_related("domain"),
         "statuses": Status.choices,
@@ -132,8 +208,6 @@ def public_statistics(request):
     """For everyone: a heatmap of the territory's requests and counts per commune, both
     without any figure under k (no single report can be singled out)."""
     from django.conf import settings
-
-    from core.maps import map_config
 
     k = settings.GRC_HEATMAP_K
     context = {

@@ -1,35 +1,75 @@
-// Heatmap of requests: grid cells with counts for the viewport (/api/stats/heatmap), darker
-// where there are more; the table beside the map gives the figures per commune.
+// Heatmap of requests (/api/stats/heatmap) for the viewport: grid cells darker where there are
+// more requests; per equipment of the problem's layers (data-mode="equipment"); communes per
+// 1,000 inhabitants (data-mode="inhabitants"); with a second period, cells red where requests
+// rose and blue where they fell. data-query carries the page's filters. The table beside the
+// map gives the figures per commune (the non-map path).
 import { addStreets } from "./own-data.js";
 
 const element = document.getElementById("heat-map");
 const config = JSON.parse(document.getElementById("map-config").textContent);
+const query = element.dataset.query || "";
+const mode = element.dataset.mode || "";
 const map = L.map(element, { minZoom: config.minZoom, maxZoom: config.maxZoom });
 if (config.basemap) {
   L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: config.basemap.maxZoom }).addTo(map);
 }
 addStreets(map, config.streetsUrl, { minZoom: 15 });
-map.setView(config.center, 12);
+map.setView(config.center, mode === "inhabitants" ? 11 : 12);
+
+const BLUE = "#000091";
+const RED = "#ce0500";
+const number = new Intl.NumberFormat(document.documentElement.lang || "fr");
+
+function valueOf(p) {
+  if (p.change !== undefined) return Math.abs(p.change);
+  if (mode === "inhabitants") return p.per1000 ?? 0;
+  if (mode === "equipment") return p.perEquipment ?? 0;
+  return p.count ?? 0;
+}
+
+function label(p) {
+  const parts = [];
+  if (p.name) parts.push(p.name);
+  parts.push(p.count === null ? "moins de 5 demandes" : `${number.format(p.count)} demandes`);
+  if (p.per1000 !== undefined && p.per1000 !== null) parts.push(`${number.format(p.per1000)} pour 1 000 habitants`);
+  if (p.equipment !== undefined) parts.push(`${number.format(p.equipment)} équipements, ${number.format(p.perEquipment)} par équipement`);
+  if (p.change !== undefined && p.change !== null) {
+    parts.push(`période comparée : ${number.format(p.previous)} (${p.change > 0 ? "+" : ""}${number.format(p.change)})`);
+  }
+  return parts.join(" · ");
+}
+
 const layer = L.geoJSON(null, {
-  style: (f) => ({ weight: 0, fillColor: "#000091", fillOpacity: f.properties.opacity }),
-  onEachFeature: (f, l) => l.bindTooltip(`${f.properties.count} demandes`),
+  style: (f) => ({
+    weight: mode === "inhabitants" ? 1 : 0,
+    color: "#666",
+    fillColor: f.properties.change !== undefined && f.properties.change > 0 ? RED : BLUE,
+    fillOpacity: f.properties.opacity,
+  }),
+  onEachFeature: (f, l) => l.bindTooltip(label(f.properties)),
 }).addTo(map);
+
 let pending = null;
 function refresh() {
   const b = map.getBounds();
   const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
   if (pending) pending.abort();
   pending = new AbortController();
-  fetch(`/api/stats/heatmap?bbox=${bbox}&zoom=${map.getZoom()}`, { signal: pending.signal })
+  const url = `/api/stats/heatmap?bbox=${bbox}&zoom=${map.getZoom()}${query ? `&${query}` : ""}`;
+  fetch(url, { signal: pending.signal, credentials: "same-origin" })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
     .then((collection) => {
-      const top = Math.max(1, ...collection.features.map((f) => f.properties.count));
-      for (const f of collection.features) f.properties.opacity = 0.15 + 0.65 * (f.properties.count / top);
+      const top = Math.max(1e-9, ...collection.features.map((f) => valueOf(f.properties)));
+      for (const f of collection.features) {
+        f.properties.opacity = valueOf(f.properties) > 0 ? 0.15 + 0.65 * (valueOf(f.properties) / top) : 0.05;
+      }
       layer.clearLayers();
       layer.addData(collection);
       element.dataset.cells = String(collection.features.length);
+      element.dataset.total = String(collection.total);
     })
     .catch((error) => { if (error.name !== "AbortError") element.dataset.error = String(error); });
 }
-map.on("moveend", refresh);
+// Communes do not depend on the viewport: fetched once.
+if (mode !== "inhabitants") map.on("moveend", refresh);
 refresh();

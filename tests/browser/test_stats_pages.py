@@ -13,6 +13,7 @@ def test_dashboard_and_exports_are_accessible(page, demo, make_report):
     login(page, "admin@libercourt.demo")
     page.goto("/statistiques/")
     assert page.locator(".kpi").first.inner_text() == "1"
+    page.wait_for_selector("#heat-map[data-cells='1']", state="attached")  # the staff see 1
     assert axe_violations(page) == []
     page.goto("/statistiques/exports/")
     assert axe_violations(page) == []
@@ -26,5 +27,36 @@ def test_public_statistics_page_draws_the_heatmap(page, demo, make_report):
         make_report("signalisation", location=Point(3.0105, 50.4804, srid=4326))
     page.goto("/statistiques/publiques/")
     page.wait_for_selector("#heat-map[data-cells='1']", state="attached")
+    assert axe_violations(page) == []
+    assert page.console_errors == []
+
+
+def test_dashboard_heatmap_per_inhabitants_and_compared(page, demo, make_report):
+    """The manager switches the map to requests per 1,000 inhabitants, then compares with
+    last year: the communes are drawn, the table beside the map gives the same figures."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tracking.models import CitizenRequest
+
+    made = [make_report("signalisation") for _ in range(3)]
+    CitizenRequest.objects.filter(pk=made[0].pk).update(
+        created_at=timezone.now() - dt.timedelta(days=400)
+    )
+    login(page, "admin@libercourt.demo")
+    page.goto("/statistiques/")
+    page.select_option("#f-heat", "inhabitants")
+    page.get_by_role("button", name="Afficher").click()
+    page.wait_for_selector("#heat-map[data-cells='14']", state="attached")
+    row = page.locator("table tr", has=page.get_by_role("rowheader", name="Libercourt")).first
+    assert row.locator("td").nth(1).inner_text() == "2"  # the last 12 months
+    last_year = (timezone.localdate() - dt.timedelta(days=400)).replace(day=1)
+    page.fill("#f-compare-since", last_year.isoformat())
+    page.fill("#f-compare-until", (last_year + dt.timedelta(days=40)).isoformat())
+    page.get_by_role("button", name="Afficher").click()
+    page.wait_for_selector("#heat-map[data-cells='14']", state="attached")
+    row = page.locator("table tr", has=page.get_by_role("rowheader", name="Libercourt")).first
+    assert [row.locator("td").nth(i).inner_text() for i in (1, 3, 4)] == ["2", "1", "+1"]
     assert axe_violations(page) == []
     assert page.console_errors == []
