@@ -197,6 +197,7 @@ class Server:
     ):
         self.name, self.port, self.probe = name, port, probe
         self.log_path = OUT / f"{name}.log"
+        OUT.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log_file:
             self.proc = subprocess.Popen(
                 [*argv, "-b", f"127.0.0.1:{port}", *GUNICORN_ARGS],
