@@ -268,17 +268,25 @@ def requests_export_filter(user: Any) -> Q:
     return Q(organisation_id__in=actor.organisations)
 
 
-def stats_filter(user: Any) -> Q:
-    """Requests whose figures (counts and times, no personal data) a staff member sees: those
-    of their organisations; every request for the agglomeration's staff (the CAHC-wide
-    dashboard: the portal holds the requests of the CAHC's territory) and the operator."""
-    organisations = stats_organisations(user)
+def stats_scope(organisations: frozenset[int] | None) -> Q:
+    """The requests of ``stats_organisations``, as a filter (None: all)."""
     return Q() if organisations is None else Q(organisation_id__in=organisations)
+
+
+def heatmap_audience(user: Any) -> tuple[frozenset[int] | None, int, bool]:
+    """(organisations, k, public) of a heatmap or of counts per commune: staff count the
+    requests of their scope, every cell; anybody else counts only what the public map shows
+    (reports not hidden), every request of the territory, cells of fewer than k withheld."""
+    from django.conf import settings
+
+    if can_access_intranet(user):
+        return stats_organisations(user), 1, False
+    return None, settings.GRC_HEATMAP_K, True
 
 
 def stats_organisations(user: Any) -> frozenset[int] | None:
     """The organisations whose requests a staff member sees in figures and heatmaps, as for
-    ``stats_filter``: None means every request (the operator, the agglomeration's staff)."""
+    ``stats_scope``: None means every request (the operator, the agglomeration's staff)."""
     actor = actor_for(user)
     if actor.is_superuser:
         return None

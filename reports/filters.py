@@ -1,40 +1,24 @@
-"""Filters of the public map and list of reports, read from query parameters."""
+"""Filters of the public map and list of reports: the requests' shared filters
+(tracking.filters) restricted to what the public sees: period, problem and status."""
 
 from __future__ import annotations
 
-import datetime as dt
-
+from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
-from tracking.models import Status
+from tracking.filters import RequestFilters, filters_from
 
-from .selectors import MapFilters
+PUBLIC_FILTERS = ("since", "until", "category", "status")
 
 
-def map_filters(params) -> MapFilters:
-    """The public map's and list's filters from query parameters; 400-style errors (DRF
-    ValidationError) naming the parameter."""
+def map_filters(params) -> RequestFilters:
+    """The public map's and list's filters; ValidationError naming the parameter."""
+    return filters_from(params, allowed=PUBLIC_FILTERS)
 
-    def listed(name: str) -> tuple[str, ...]:
-        raw = params.get(name, "")
-        values = tuple(v.strip() for v in raw.split(",") if v.strip())
-        if len(values) > 30 or any(len(v) > 80 for v in values):
-            raise serializers.ValidationError({name: f"{name} : liste trop longue."})
-        return values
 
-    statuses = listed("status")
-    unknown = sorted(set(statuses) - set(Status.values))
-    if unknown:
-        raise serializers.ValidationError(
-            {"status": f"États inconnus : {', '.join(unknown)} ({', '.join(Status.values)})."}
-        )
-    dates = {}
-    for name in ("since", "until"):
-        raw = params.get(name, "")
-        try:
-            dates[name] = dt.date.fromisoformat(raw) if raw else None
-        except ValueError:
-            raise serializers.ValidationError({name: f"{name} : une date AAAA-MM-JJ."}) from None
-    if dates["since"] and dates["until"] and dates["since"] > dates["until"]:
-        raise serializers.ValidationError({"since": "since est après until."})
-    return MapFilters(listed("category"), statuses, dates["since"], dates["until"])
+def map_filters_api(params) -> RequestFilters:
+    """The same for an API: a DRF 400 naming the parameter."""
+    try:
+        return map_filters(params)
+    except ValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 from dataclasses import asdict, dataclass
@@ -14,6 +13,7 @@ from django.urls import reverse
 
 from accounts import permissions
 from routing.models import Category
+from tracking.filters import RequestFilters
 from tracking.models import Event
 
 from .models import Photo, Report
@@ -272,14 +272,6 @@ CLUSTER_BELOW_ZOOM = 16  # from this zoom on, each report is its own point
 CLUSTER_PIXELS = 60  # a cluster gathers what falls in a cell of this many screen pixels
 
 
-@dataclass(frozen=True)
-class MapFilters:
-    categories: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    since: dt.date | None = None
-    until: dt.date | None = None
-
-
 _MAP_SQL = """
     WITH env AS (
         SELECT ST_Transform(
@@ -294,8 +286,8 @@ _MAP_SQL = """
         WHERE NOT r.is_hidden AND c.location && env.g AND ST_Intersects(c.location, env.g)
           AND (cardinality(%(categories)s::text[]) = 0 OR k.slug = ANY(%(categories)s))
           AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
-          AND (%(since)s::date IS NULL OR c.created_at >= %(since)s::date)
-          AND (%(until)s::date IS NULL OR c.created_at < %(until)s::date + 1)
+          AND (%(start)s::timestamptz IS NULL OR c.created_at >= %(start)s::timestamptz)
+          AND (%(end)s::timestamptz IS NULL OR c.created_at < %(end)s::timestamptz)
     ), cells AS (
         SELECT count(*) AS n,
                CASE WHEN count(*) = 1 THEN min(reference) END AS reference,
@@ -324,7 +316,7 @@ _MAP_SQL = """
 """
 
 
-def reports_map(bbox, *, zoom: int, filters: MapFilters) -> tuple[int, int, str]:
+def reports_map(bbox, *, zoom: int, filters: RequestFilters) -> tuple[int, int, str]:
     """The public map of reports in a viewport, built by PostGIS: one point per report from
     zoom CLUSTER_BELOW_ZOOM on, clusters on a grid of about CLUSTER_PIXELS screen pixels below.
     Public fields only; hidden reports never. Returns (reports counted, features, features as
@@ -337,8 +329,8 @@ def reports_map(bbox, *, zoom: int, filters: MapFilters) -> tuple[int, int, str]
         "maxy": bbox.maxy,
         "categories": list(filters.categories),
         "statuses": list(filters.statuses),
-        "since": filters.since,
-        "until": filters.until,
+        "start": filters.bounds()[0],
+        "end": filters.bounds()[1],
         "cell": cell,
         "limit": MAP_MAX_FEATURES,
     }
@@ -348,18 +340,10 @@ def reports_map(bbox, *, zoom: int, filters: MapFilters) -> tuple[int, int, str]
     return total, features, text
 
 
-def reports_public_list(filters: MapFilters, *, limit: int = 50) -> list[Report]:
+def reports_public_list(filters: RequestFilters, *, limit: int = 50) -> list[Report]:
     """The latest visible reports matching the filters, for the list beside the map (the same
     reports, without the map)."""
-    qs = Report.objects.filter(is_hidden=False).select_related("category", "commune")
-    if filters.categories:
-        qs = qs.filter(category__slug__in=filters.categories)
-    if filters.statuses:
-        qs = qs.filter(status__in=filters.statuses)
-    if filters.since:
-        qs = qs.filter(created_at__date__gte=filters.since)
-    if filters.until:
-        qs = qs.filter(created_at__date__lte=filters.until)
+    qs = Report.objects.filter(filters.q(), is_hidden=False).select_related("category", "commune")
     return list(
         qs.only(
             "reference",

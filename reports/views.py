@@ -82,10 +82,11 @@ def report_photo(request: HttpRequest, reference: str, name: str) -> FileRespons
 
 def report_list(request: HttpRequest) -> HttpResponse:
     """Public reports: a map and, with the same filters, a list (the non-map way)."""
-    from rest_framework.exceptions import ValidationError as FilterError
+    from django.core.exceptions import ValidationError
 
     from core.maps import map_config
     from routing.models import Category
+    from tracking.filters import RequestFilters, error_text
     from tracking.models import Status
 
     from .filters import map_filters
@@ -93,10 +94,12 @@ def report_list(request: HttpRequest) -> HttpResponse:
     try:
         filters = map_filters(request.GET)
         error = ""
-    except FilterError as exc:
-        filters = selectors.MapFilters()
-        reasons = exc.detail.values() if isinstance(exc.detail, dict) else [exc.detail]
-        error = " ".join(" ".join(map(str, r)) if isinstance(r, list) else str(r) for r in reasons)
+    except ValidationError as exc:
+        filters = RequestFilters()
+        error = error_text(
+            exc,
+            {"since": "Depuis le", "until": "Jusqu'au", "category": "Problème", "status": "État"},
+        )
     context = {
         "reports": selectors.reports_public_list(filters),
         "filters": filters,

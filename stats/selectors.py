@@ -7,26 +7,30 @@ organisation, commune, timestamps), so procedures join the same figures when the
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.permissions import layers_filter_for, stats_scope
+from tracking.filters import RequestFilters, day_start
 from tracking.models import OPEN_STATUSES, Channel, CitizenRequest, Status
 
 # Assumptions of the dematerialisation estimate (written on the page).
 TRIP_KM = 6.0  # a return trip to the town hall, on average
 SHEETS_PER_REQUEST = 3  # form, acknowledgement, answer
 CO2_G_PER_KM = 120  # an average car
-ONLINE_CHANNELS = ("web", "api")
+ONLINE_CHANNELS = (Channel.WEB, Channel.API)
 AGE_BUCKETS = [
-    (0, 7, "moins de 7 jours"),
-    (7, 30, "7 à 30 jours"),
-    (30, 90, "30 à 90 jours"),
-    (90, None, "plus de 90 jours"),
+    (0, 7, _("moins de 7 jours")),
+    (7, 30, _("7 à 30 jours")),
+    (30, 90, _("30 à 90 jours")),
+    (90, None, _("plus de 90 jours")),
 ]
 
 
@@ -63,7 +67,7 @@ TIMES_SQL = """
     SELECT k.name, k.sla_days, t.n, t.p, t.within
     FROM (SELECT category_id, count(*) AS n,
                  percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY d) AS p,
-                 avg((d <= sla_days)::int) AS within
+                 count(*) FILTER (WHERE d <= sla_days) AS within
           FROM (SELECT c.category_id, k.sla_days,
                        date_part('epoch', c.closed_at - c.created_at) / 86400.0 AS d
                 FROM ({closed}) AS c (category_id, created_at, closed_at)
@@ -99,26 +103,11 @@ WHERE b.n <> 0
 """
 
 
-def _month_bounds(filters) -> tuple[dt.date | None, dt.date | None] | None:
-    """The first months of a period made of whole months, or None if it is not one."""
-    since, until = filters.since, filters.until
-    if since and since.day != 1:
-        return None
-    if until and (until + dt.timedelta(days=1)).day != 1:
-        return None
-    return since, until.replace(day=1) if until else None
-
-
 def _answered_by_counts(filters) -> bool:
     """Whether the maintained counts answer these filters: whole months, and services."""
-    return (
-        not (filters.categories or filters.statuses or filters.communes or filters.channels)
-        and _month_bounds(filters) is not None
-    )
-
-
-def _scope_q(organisations: frozenset[int] | None) -> Q:
-    return Q() if organisations is None else Q(organisation_id__in=organisations)
+    return not (
+        filters.categories or filters.statuses or filters.communes or filters.channels
+    ) and _whole_months(filters.since, filters.until)
 
 
 def first_of_12_months(today: dt.date) -> dt.date:
@@ -128,7 +117,7 @@ def first_of_12_months(today: dt.date) -> dt.date:
 
 def _breakdowns_from_counts(organisations, filters, today) -> tuple[dict, list, list]:
     """The breakdowns by dimension, and the raw (value, label, n) of statuses and channels."""
-    m0, m1 = _month_bounds(filters)
+    m0, m1 = _months(filters.since, filters.until)
     params = {
         "all_orgs": organisations is None,
         "orgs": sorted(organisations or ()),
@@ -159,7 +148,7 @@ def _breakdowns_from_counts(organisations, filters, today) -> tuple[dict, list, 
 def _breakdowns_from_requests(qs, today) -> dict[str, list[tuple[str, int]]]:
     """The same breakdowns, counted from the requests (any filter)."""
     months = (
-        qs.filter(created_at__gte=_aware(first_of_12_months(today)))
+        qs.filter(created_at__gte=day_start(first_of_12_months(today)))
         .annotate(month=TruncMonth("created_at"))
         .values("month")
         .annotate(n=Count("pk"))
@@ -173,10 +162,6 @@ def _breakdowns_from_requests(qs, today) -> dict[str, list[tuple[str, int]]]:
         "channel": _counts(qs, "channel", dict(Channel.choices)),
         "month": [(m["month"].strftime("%Y-%m"), m["n"]) for m in months],
     }
-
-
-def _aware(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def dashboard(
@@ -193,7 +178,7 @@ def dashboard(
     Processing times (exact percentiles) and the open requests by age are always computed
     from the requests, through indexes that keep them small."""
     today = today or timezone.localdate()
-    qs = CitizenRequest.objects.filter(_scope_q(organisations) & filters.q())
+    qs = CitizenRequest.objects.filter(stats_scope(organisations) & filters.q())
     use_counts = source == "counts" or (source == "auto" and _answered_by_counts(filters))
     if use_counts:
         if not _answered_by_counts(filters):
@@ -204,9 +189,12 @@ def dashboard(
         online = sum(n for value, _, n in channels if value in ONLINE_CHANNELS)
     else:
         by = _breakdowns_from_requests(qs, today)
-        total = qs.count()
-        open_count = qs.filter(status__in=OPEN_STATUSES).count()
-        online = qs.filter(channel__in=ONLINE_CHANNELS).count()
+        counted = qs.aggregate(
+            total=Count("pk"),
+            open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+            online=Count("pk", filter=Q(channel__in=ONLINE_CHANNELS)),
+        )
+        total, open_count, online = counted["total"], counted["open"], counted["online"]
     closed_sql, closed_params = (
         qs.filter(closed_at__isnull=False)
         .order_by()
@@ -222,20 +210,23 @@ def dashboard(
                 "closed": n,
                 "median": round(median, 1),
                 "p90": round(p90, 1),
-                "within": round(100 * within, 0),
+                "within": round(100 * within_n / n, 0),
+                "within_n": within_n,
             }
-            for name, sla, n, (median, p90), within in cursor.fetchall()
+            for name, sla, n, (median, p90), within_n in cursor.fetchall()
         ]
     closed = sum(t["closed"] for t in times)
-    within = round(sum(t["within"] * t["closed"] for t in times) / closed, 0) if closed else None
-    backlog = []
+    within_n = sum(t["within_n"] for t in times)
+    within = round(100 * within_n / closed, 0) if closed else None
     now = timezone.now()
-    open_qs = qs.filter(status__in=OPEN_STATUSES)
-    for low, high, label in AGE_BUCKETS:
-        bucket = open_qs.filter(created_at__lte=now - dt.timedelta(days=low))
+    ages = {}  # the open requests by age, counted in one query
+    for i, (low, high, _label) in enumerate(AGE_BUCKETS):
+        bucket = Q(created_at__lte=now - dt.timedelta(days=low))
         if high is not None:
-            bucket = bucket.filter(created_at__gt=now - dt.timedelta(days=high))
-        backlog.append((label, bucket.count()))
+            bucket &= Q(created_at__gt=now - dt.timedelta(days=high))
+        ages[f"age{i}"] = Count("pk", filter=bucket)
+    aged = qs.filter(status__in=OPEN_STATUSES).aggregate(**ages)
+    backlog = [(str(label), aged[f"age{i}"]) for i, (_, _, label) in enumerate(AGE_BUCKETS)]
     return Dashboard(
         total=total,
         open=open_count,
@@ -266,11 +257,25 @@ def dashboard(
 CELL_BASE_M = 25.0  # level 0; level L is 25 m × 2^L (stats.0002)
 MAX_LEVEL = 7
 MIN_MAINTAINED_LEVEL = 3  # finer cells (small viewports) are counted from the points
+MAX_CELLS = 4096  # a viewport too large for its zoom gets larger cells, never more than this
 
 
-def heat_level(zoom: int) -> int:
-    """The grid level for a map zoom: cells of roughly 30 screen pixels."""
-    return max(0, min(MAX_LEVEL, 17 - zoom))
+def heat_level(zoom: int, bbox=None) -> int:
+    """The grid level for a map zoom (cells of roughly 30 screen pixels), raised until the
+    viewport holds at most MAX_CELLS cells: a huge bbox at a fine zoom is not a way to make
+    the server snap every point."""
+    level = max(0, min(MAX_LEVEL, 17 - zoom))
+    if bbox is None:
+        return level
+    mid = math.radians((bbox.miny + bbox.maxy) / 2)
+    width = (bbox.maxx - bbox.minx) * 111_320 * math.cos(mid)
+    height = (bbox.maxy - bbox.miny) * 110_574
+    while level < MAX_LEVEL:
+        size = CELL_BASE_M * 2**level
+        if (width / size + 1) * (height / size + 1) <= MAX_CELLS:
+            break
+        level += 1
+    return level
 
 
 _BOUNDS = """
@@ -282,15 +287,40 @@ WITH env AS (
     FROM env
 )"""
 
-# A period is whole months: [m0, m1] (None: open). The second period [c0, c1] is only used
-# for a comparison (%(compare)s); each cell then counts both.
+# The aggregates count whole months: the period is [m0, m1] (None: open) and the second
+# period of a comparison [c0, c1] (%(compare)s). The requests are read with instants instead:
+# [a0, a1) and [b0, b1), whole months for the heatmaps, local days for the commune table.
 _IN_A = (
     "(%(m0)s::date IS NULL OR {m} >= %(m0)s::date)"
     " AND (%(m1)s::date IS NULL OR {m} <= %(m1)s::date)"
 )
 _IN_B = "%(compare)s AND {m} >= %(c0)s::date AND {m} <= %(c1)s::date"
+_AT_A = (
+    "(%(a0)s::timestamptz IS NULL OR {t} >= %(a0)s::timestamptz)"
+    " AND (%(a1)s::timestamptz IS NULL OR {t} < %(a1)s::timestamptz)"
+)
+_AT_B = "%(compare)s AND {t} >= %(b0)s::timestamptz AND {t} < %(b1)s::timestamptz"
 
-# From the maintained aggregates: the rows of one dimension ("all" or the one filter used).
+# The filters on the requests' own rows (alias c), shared by every path that reads them. For
+# the public, only what the public map shows (stats_is_public, migration stats.0005).
+_REQUEST_PREDICATES = (
+    """
+      AND (cardinality(%(categories)s::bigint[]) = 0 OR c.category_id = ANY(%(categories)s))
+      AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
+      AND (cardinality(%(services)s::bigint[]) = 0 OR c.service_id = ANY(%(services)s))
+      AND (cardinality(%(channels)s::text[]) = 0 OR c.channel = ANY(%(channels)s))
+      AND (cardinality(%(communes)s::text[]) = 0 OR c.commune_id IN (
+           SELECT id FROM territory_commune WHERE insee = ANY(%(communes)s)))
+      AND (%(all_orgs)s OR c.organisation_id = ANY(%(orgs)s))
+      AND (NOT %(public)s OR stats_is_public(c.id))
+      AND ("""
+    + _AT_A.format(t="c.created_at")
+    + ") OR ("
+    + _AT_B.format(t="c.created_at")
+    + ")"
+)
+
+# From the maintained aggregates: the rows of one dimension ("all", "public" or one filter).
 AGGREGATE_CELLS = (
     """, cells AS (
     SELECT h.ix, h.iy,
@@ -302,7 +332,7 @@ AGGREGATE_CELLS = (
     + """), 0)::int AS prev
     FROM stats_heatcell h, b
     WHERE h.level = %(level)s AND h.dim = %(dim)s
-      AND (%(dim)s = 'all' OR h.value = ANY(%(values)s))
+      AND (cardinality(%(values)s::text[]) = 0 OR h.value = ANY(%(values)s))
       AND (("""
     + _IN_A.format(m="h.month")
     + ") OR ("
@@ -316,29 +346,19 @@ AGGREGATE_CELLS = (
 
 # From the points, for fine cells or combined filters (the GiST index narrows to the viewport).
 POINT_CELLS = (
-    """, points AS (
-    SELECT c.location, date_trunc('month', c.created_at AT TIME ZONE 'Europe/Paris')::date AS m
-    FROM tracking_citizenrequest c, b
-    WHERE c.location && b.g
-      AND (cardinality(%(categories)s::bigint[]) = 0 OR c.category_id = ANY(%(categories)s))
-      AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
-      AND (cardinality(%(services)s::bigint[]) = 0 OR c.service_id = ANY(%(services)s))
-      AND (%(all_orgs)s OR c.organisation_id = ANY(%(orgs)s))
-), cells AS (
-    SELECT floor(ST_X(location) / %(size)s)::int AS ix,
-           floor(ST_Y(location) / %(size)s)::int AS iy,
+    """, cells AS (
+    SELECT floor(ST_X(c.location) / %(size)s)::int AS ix,
+           floor(ST_Y(c.location) / %(size)s)::int AS iy,
            (count(*) FILTER (WHERE """
-    + _IN_A.format(m="m")
+    + _AT_A.format(t="c.created_at")
     + """))::int AS n,
            (count(*) FILTER (WHERE """
-    + _IN_B.format(m="m")
+    + _AT_B.format(t="c.created_at")
     + """))::int AS prev
-    FROM points
-    WHERE ("""
-    + _IN_A.format(m="m")
-    + ") OR ("
-    + _IN_B.format(m="m")
-    + """)
+    FROM tracking_citizenrequest c, b
+    WHERE c.location && b.g"""
+    + _REQUEST_PREDICATES
+    + """
     GROUP BY 1, 2
 )"""
 )
@@ -396,6 +416,37 @@ HEAT_POINTS_EQUIPMENT_SQL = _BOUNDS + POINT_CELLS + EQUIPMENT_CELLS + _OUTPUT
 
 
 @dataclass(frozen=True)
+class Audience:
+    """Whose requests a heatmap counts and how: ``organisations`` (None: all), cells under
+    ``k`` withheld, ``public``: only what the public map shows."""
+
+    organisations: frozenset[int] | None
+    k: int
+    public: bool
+
+
+def equipment_layers(user, category_ids) -> tuple[int, ...]:
+    """The layers of the one problem asked for that the caller may read (requests per
+    equipment); ValidationError naming what is missing."""
+    from django.core.exceptions import ValidationError
+
+    from gis_layers.models import Layer
+
+    if len(category_ids) != 1:
+        raise ValidationError({"normalise": "Par équipement : choisissez un seul problème."})
+    layers = tuple(
+        Layer.objects.filter(layers_filter_for(user), categories=category_ids[0])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not layers:
+        raise ValidationError(
+            {"normalise": "Ce problème ne porte sur aucune couche d'équipements."}
+        )
+    return layers
+
+
+@dataclass(frozen=True)
 class Heatmap:
     level: int
     cell_m: float
@@ -406,27 +457,69 @@ class Heatmap:
     source: str  # "aggregates" or "points"
 
 
-def _dimension(filters, category_ids, organisations) -> tuple[str, list[str]] | None:
-    """The one aggregate dimension answering these filters, or None (several filters)."""
+def _months(since: dt.date | None, until: dt.date | None) -> tuple[dt.date | None, dt.date | None]:
+    return (since.replace(day=1) if since else None, until.replace(day=1) if until else None)
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month + dt.timedelta(days=32)).replace(day=1)
+
+
+def _params(filters, audience: Audience, category_ids, compare, *, whole_months: bool) -> dict:
+    """The parameters of every statement here: the filters, the audience, both periods as
+    months (aggregates) and as instants (requests), whole months or local days."""
+    m0, m1 = _months(filters.since, filters.until)
+    c0, c1 = _months(*compare) if compare else (None, None)
+    if whole_months:
+        a0 = day_start(m0) if m0 else None
+        a1 = day_start(_next_month(m1)) if m1 else None
+        b0, b1 = (day_start(c0), day_start(_next_month(c1))) if compare else (None, None)
+    else:
+        a0, a1 = filters.bounds()
+        second = RequestFilters(since=compare[0], until=compare[1]) if compare else None
+        b0, b1 = second.bounds() if second else (None, None)
+    organisations = audience.organisations
+    return {
+        "m0": m0,
+        "m1": m1,
+        "compare": compare is not None,
+        "c0": c0,
+        "c1": c1,
+        "a0": a0,
+        "a1": a1,
+        "b0": b0,
+        "b1": b1,
+        "categories": list(category_ids),
+        "statuses": list(filters.statuses),
+        "services": list(filters.services),
+        "channels": list(filters.channels),
+        "communes": list(filters.communes),
+        "all_orgs": organisations is None,
+        "orgs": sorted(organisations or ()),
+        "public": audience.public,
+        "k": audience.k,
+    }
+
+
+def _dimension(filters, category_ids, audience: Audience) -> tuple[str, list[str]] | None:
+    """The one aggregate dimension answering these filters, or None (read the points)."""
+    if filters.channels or filters.communes:
+        return None
+    organisations = audience.organisations
+    if organisations is not None and not organisations:
+        return None  # no organisation at all: the points path returns nothing
     used = [
         ("category", [str(c) for c in category_ids]),
         ("status", list(filters.statuses)),
         ("service", [str(s) for s in filters.services]),
-        (
-            "organisation",
-            [str(o) for o in sorted(organisations)] if organisations is not None else [],
-        ),
+        ("organisation", [str(o) for o in sorted(organisations or ())]),
     ]
     used = [(dim, values) for dim, values in used if values]
-    if organisations is not None and not organisations:
-        return None  # no organisation at all: the points path returns nothing
     if not used:
-        return "all", []
-    return used[0] if len(used) == 1 else None
-
-
-def _months(since: dt.date | None, until: dt.date | None) -> tuple[dt.date | None, dt.date | None]:
-    return (since.replace(day=1) if since else None, until.replace(day=1) if until else None)
+        return ("public", []) if audience.public else ("all", [])
+    if len(used) == 1 and not audience.public:
+        return used[0]
+    return None
 
 
 def heatmap(
@@ -434,41 +527,53 @@ def heatmap(
     *,
     zoom: int,
     filters,
-    organisations: frozenset[int] | None,
-    k: int,
+    audience: Audience,
     category_ids=(),
     compare: tuple[dt.date, dt.date] | None = None,
     equipment_layers: tuple[int, ...] = (),
 ) -> Heatmap:
-    """Counts per grid cell in the viewport; a cell with a count under ``k`` is left out (and
-    counted as suppressed). From the maintained aggregates when one dimension answers (no
-    filter, or one of category, status, service, or the caller's scope) and the cells are
-    200 m or more; otherwise from the points. ``compare`` (a second period) adds each cell's
-    count over it; ``equipment_layers`` adds the equipment in each cell and the requests per
-    equipment."""
-    level = heat_level(zoom)
-    size = CELL_BASE_M * 2**level
-    dimension = _dimension(filters, category_ids, organisations)
-    m0, m1 = _months(filters.since, filters.until)
-    c0, c1 = _months(*compare) if compare else (None, None)
-    params = {
+    """Counts per grid cell in the viewport, whole months; a cell with a count under k is left
+    out (and counted as suppressed). From the maintained aggregates when one dimension answers
+    (no filter, or one of category, status, service, or the caller's scope; for the public no
+    filter) and the cells are 200 m or more; otherwise from the points. ``compare`` (a second
+    period) adds each cell's count over it; ``equipment_layers`` adds the equipment in each
+    cell and the requests per equipment."""
+    sql, params = heatmap_statement(
+        bbox,
+        zoom=zoom,
+        filters=filters,
+        audience=audience,
+        category_ids=category_ids,
+        compare=compare,
+        equipment_layers=equipment_layers,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        total, cells, suppressed, features = cursor.fetchone()
+    return Heatmap(
+        params["level"],
+        params["size"],
+        total,
+        cells,
+        suppressed,
+        features,
+        "aggregates" if sql in (HEAT_SQL, HEAT_EQUIPMENT_SQL) else "points",
+    )
+
+
+def heatmap_statement(
+    bbox, *, zoom, filters, audience, category_ids=(), compare=None, equipment_layers=()
+) -> tuple[str, dict]:
+    """The statement ``heatmap`` runs and its parameters (the benchmark runs it in psql)."""
+    level = heat_level(zoom, bbox)
+    dimension = _dimension(filters, category_ids, audience)
+    params = _params(filters, audience, category_ids, compare, whole_months=True) | {
         "minx": bbox.minx,
         "miny": bbox.miny,
         "maxx": bbox.maxx,
         "maxy": bbox.maxy,
-        "size": size,
+        "size": CELL_BASE_M * 2**level,
         "level": level,
-        "m0": m0,
-        "m1": m1,
-        "compare": compare is not None,
-        "c0": c0,
-        "c1": c1,
-        "categories": list(category_ids),
-        "statuses": list(filters.statuses),
-        "services": list(filters.services),
-        "all_orgs": organisations is None,
-        "orgs": sorted(organisations or ()),
-        "k": k,
         "dim": dimension[0] if dimension else "",
         "values": dimension[1] if dimension else [],
         "layers": list(equipment_layers),
@@ -478,18 +583,7 @@ def heatmap(
         sql = HEAT_EQUIPMENT_SQL if use_aggregates else HEAT_POINTS_EQUIPMENT_SQL
     else:
         sql = HEAT_SQL if use_aggregates else HEAT_POINTS_SQL
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        total, cells, suppressed, features = cursor.fetchone()
-    return Heatmap(
-        level,
-        size,
-        total,
-        cells,
-        suppressed,
-        features,
-        "aggregates" if use_aggregates else "points",
-    )
+    return sql, params
 
 
 # Requests per commune of the territory, for the map per 1,000 inhabitants and its table: from
@@ -504,7 +598,7 @@ COMMUNE_COUNTS_FROM_MONTHS = (
     + _IN_B.format(m="month")
     + """), 0)::int AS prev
     FROM stats_monthcount
-    WHERE dim = 'commune' AND value <> ''
+    WHERE dim = CASE WHEN %(public)s THEN 'public' ELSE 'commune' END AND value <> ''
       AND (%(all_orgs)s OR organisation_id = ANY(%(orgs)s))
       AND (cardinality(%(services)s::int[]) = 0 OR service_id = ANY(%(services)s))
     GROUP BY value
@@ -512,22 +606,18 @@ COMMUNE_COUNTS_FROM_MONTHS = (
 )
 COMMUNE_COUNTS_FROM_REQUESTS = (
     """
-    SELECT commune_id,
+    SELECT c.commune_id,
            (count(*) FILTER (WHERE """
-    + _IN_A.format(m="m")
+    + _AT_A.format(t="c.created_at")
     + """))::int AS n,
            (count(*) FILTER (WHERE """
-    + _IN_B.format(m="m")
+    + _AT_B.format(t="c.created_at")
     + """))::int AS prev
-    FROM (SELECT c.commune_id,
-                 date_trunc('month', c.created_at AT TIME ZONE 'Europe/Paris')::date AS m
-          FROM tracking_citizenrequest c
-          WHERE c.commune_id IS NOT NULL
-            AND (cardinality(%(categories)s::bigint[]) = 0 OR c.category_id = ANY(%(categories)s))
-            AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
-            AND (cardinality(%(services)s::bigint[]) = 0 OR c.service_id = ANY(%(services)s))
-            AND (%(all_orgs)s OR c.organisation_id = ANY(%(orgs)s))) r
-    GROUP BY commune_id
+    FROM tracking_citizenrequest c
+    WHERE c.commune_id IS NOT NULL"""
+    + _REQUEST_PREDICATES
+    + """
+    GROUP BY c.commune_id
 """
 )
 COMMUNE_RATES = """
@@ -557,63 +647,42 @@ class CommuneRate:
         return self.count - self.previous
 
 
+def _whole_months(since: dt.date | None, until: dt.date | None) -> bool:
+    return (since is None or since.day == 1) and (
+        until is None or (until + dt.timedelta(days=1)).day == 1
+    )
+
+
 def commune_rates(
     *,
     filters,
-    organisations: frozenset[int] | None,
-    k: int,
+    audience: Audience,
     category_ids=(),
     compare: tuple[dt.date, dt.date] | None = None,
 ) -> list[CommuneRate]:
-    """Requests per commune of the territory and per 1,000 inhabitants (municipal population);
-    a count under ``k`` (but not 0) is withheld with its rate."""
-    m0, m1 = _months(filters.since, filters.until)
-    c0, c1 = _months(*compare) if compare else (None, None)
-    params = {
-        "m0": m0,
-        "m1": m1,
-        "compare": compare is not None,
-        "c0": c0,
-        "c1": c1,
-        "categories": list(category_ids),
-        "statuses": list(filters.statuses),
-        "services": list(filters.services),
-        "all_orgs": organisations is None,
-        "orgs": sorted(organisations or ()),
-    }
-    by_months = not (category_ids or filters.statuses) and (
-        organisations is None or bool(organisations)
+    """Requests per commune of the territory and per 1,000 inhabitants (municipal population),
+    over exactly the filters' period (and the compared one); a count under k (but not 0) is
+    withheld with its rate. From the monthly counts when they answer (whole months, services
+    and scope only), otherwise from the requests."""
+    by_months = (
+        not (category_ids or filters.statuses or filters.channels or filters.communes)
+        and _whole_months(filters.since, filters.until)
+        and (compare is None or _whole_months(*compare))
+        and (audience.organisations is None or bool(audience.organisations))
     )
+    params = _params(filters, audience, category_ids, compare, whole_months=by_months)
     counts = COMMUNE_COUNTS_FROM_MONTHS if by_months else COMMUNE_COUNTS_FROM_REQUESTS
     with connection.cursor() as cursor:
         cursor.execute(COMMUNE_RATES.replace("{counts}", counts), params)
         rows = cursor.fetchall()
 
     def shown(n: int) -> int | None:
-        return None if 0 < n < k else n
+        return None if 0 < n < audience.k else n
 
     out = []
     for insee, name, population, n, prev, geometry in rows:
         count = shown(n)
         rate = round(1000 * n / population, 2) if population and count is not None else None
-        out.append(
-            CommuneRate(
-                insee,
-                name,
-                population,
-                count,
-                shown(prev) if compare else None,
-                rate,
-                geometry,
-            )
-        )
+        previous = shown(prev) if compare else None
+        out.append(CommuneRate(insee, name, population, count, previous, rate, geometry))
     return out
-
-
-def public_commune_counts(*, k: int, since: dt.date | None = None) -> list[tuple[str, int | None]]:
-    """Requests per commune for the public statistics page; None where fewer than k."""
-    qs = CitizenRequest.objects.filter(commune__isnull=False)
-    if since:
-        qs = qs.filter(created_at__date__gte=since)
-    rows = qs.values("commune__name").annotate(n=Count("pk")).order_by("commune__name")
-    return [(r["commune__name"], r["n"] if r["n"] >= k else None) for r in rows]

@@ -4,7 +4,6 @@ open-data export (anonymised)."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,10 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts import permissions
 from core.maps import map_config
 from routing.models import Category
+from tracking.filters import RequestFilters, compare_from, error_text, filters_from
+from tracking.filters import category_ids as category_ids_of
 from tracking.models import Channel, Status
 
 from . import exports, selectors
-from .filters import RequestFilters, filters_from
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -58,7 +58,7 @@ def export_page(request):
     try:
         filters = filters_from(request.GET)
     except ValidationError as exc:
-        error = " ".join(exc.messages)
+        error = error_text(exc, FIELD_LABELS)
     fmt = request.GET.get("format", "")
     if fmt and not error:
         if fmt not in FORMATS:
@@ -71,15 +71,34 @@ def export_page(request):
     context = {
         "error": error,
         "filters": filters,
+        "formats": list(FORMATS),
+        **_filter_choices(request.user),
+    }
+    return render(request, "stats/exports.html", context)
+
+
+# The form's labels, to name a bad field in the message above the form.
+FIELD_LABELS = {
+    "since": _("Du"),
+    "until": _("Au"),
+    "category": _("Problème"),
+    "status": _("État"),
+    "service": _("Service"),
+    "channel": _("Canal"),
+    "commune": _("Commune"),
+    "compare_since": _("Comparer avec la période du"),
+    "normalise": _("Carte de chaleur"),
+}
+
+
+def _filter_choices(user) -> dict:
+    """The choices of the filter form shared by the dashboard and the exports."""
+    return {
         "categories": Category.objects.filter(is_active=True).select_related("domain"),
         "statuses": Status.choices,
         "channels": Channel.choices,
-        "services": permissions.services_visible_to(request.user).order_by(
-            "organisation__name", "name"
-        ),
-        "formats": list(FORMATS),
+        "services": permissions.services_visible_to(user).order_by("organisation__name", "name"),
     }
-    return render(request, "stats/exports.html", context)
 
 
 def open_data(request, fmt: str):
@@ -104,74 +123,59 @@ HEAT_MODES = [
 ]
 
 
-def _heat_options(params, filters: RequestFilters) -> tuple[dict, str]:
-    """The heatmap's mode and second period from the dashboard's form, and an error."""
+def _heat_options(user, params, filters: RequestFilters, category_ids) -> tuple[dict, str]:
+    """The heatmap's view and second period from the dashboard's form, and an error (the
+    view falls back to plain counts, the table still shows them)."""
     mode = params.get("heat", "")
-    raw = (params.get("compare_since", ""), params.get("compare_until", ""))
     options = {"mode": mode if mode in dict(HEAT_MODES) else "", "compare": None}
     try:
-        if any(raw):
-            since, until = (dt.date.fromisoformat(v) for v in raw)
-            if since > until:
-                raise ValueError
-            options["compare"] = (since, until)
-    except ValueError:
-        return options, _("Période de comparaison : deux dates, la première avant la seconde.")
-    if options["mode"] == "equipment" and len(filters.categories) != 1:
-        options["mode"] = ""
-        return options, _("Par équipement : choisissez un seul problème.")
+        options["compare"] = compare_from(params)
+        if options["mode"] == "equipment":
+            selectors.equipment_layers(user, category_ids)
+    except ValidationError as exc:
+        if "normalise" in exc.message_dict:
+            options["mode"] = ""
+        return options, error_text(exc, FIELD_LABELS)
     return options, ""
 
 
 def _heat_query(filters: RequestFilters, options: dict) -> str:
     """The heatmap API's query string for these filters (it has no channel or commune)."""
-    query = QueryDict(mutable=True)
-    for name, value in (
-        ("since", filters.since),
-        ("until", filters.until),
-        ("compare_since", options["compare"][0] if options["compare"] else None),
-        ("compare_until", options["compare"][1] if options["compare"] else None),
-    ):
-        if value:
-            query[name] = value.isoformat()
-    for name, values in (
-        ("category", filters.categories),
-        ("status", filters.statuses),
-        ("service", filters.services),
-    ):
-        if values:
-            query[name] = ",".join(str(v) for v in values)
+    query = dataclasses.replace(filters, channels=(), communes=()).as_query()
+    extra = QueryDict(mutable=True)
+    if options["compare"]:
+        extra["compare_since"], extra["compare_until"] = (d.isoformat() for d in options["compare"])
     if options["mode"]:
-        query["normalise"] = options["mode"]
-    return query.urlencode()
+        extra["normalise"] = options["mode"]
+    return "&".join(part for part in (query, extra.urlencode()) if part)
 
 
 @login_required
 def dashboard(request):
     """The figures of the caller's scope (service, organisation, or the whole CAHC for the
     agglomeration's staff), with the export filters; each chart has its data table. The period
-    is the last twelve months unless the form says otherwise (an empty "from" is all time)."""
+    is the last twelve months unless the form says otherwise (an empty "from" is all time);
+    bad filters are named above the form and the default figures shown."""
     if not permissions.can_access_intranet(request.user):
         raise PermissionDenied("Réservé aux agents des collectivités.")
-    error, filters = "", RequestFilters()
+    error, filters, category_ids = "", RequestFilters(), []
     try:
         filters = filters_from(request.GET)
+        category_ids = category_ids_of(filters)
     except ValidationError as exc:
-        error = " ".join(exc.messages)
-    if "since" not in request.GET and "until" not in request.GET:
+        error, filters = error_text(exc, FIELD_LABELS), RequestFilters()
+    if error or ("since" not in request.GET and "until" not in request.GET):
         filters = dataclasses.replace(
             filters, since=selectors.first_of_12_months(timezone.localdate())
         )
-    heat, heat_error = _heat_options(request.GET, filters)
+    heat, heat_error = _heat_options(request.user, request.GET, filters, category_ids)
     organisations = permissions.stats_organisations(request.user)
     figures = selectors.dashboard(organisations, filters=filters)
-    category_ids = list(
-        Category.objects.filter(slug__in=filters.categories).values_list("pk", flat=True)
-    )
     context = {
         "error": error,
         "heat_error": heat_error,
         "filters": filters,
+        "filters_query": filters.as_query(),
         "d": figures,
         "charts": [
             _series(_("Par état"), figures.by_status),
@@ -187,19 +191,17 @@ def dashboard(request):
         "heat_query": _heat_query(filters, heat),
         "communes": selectors.commune_rates(
             filters=filters,
-            organisations=organisations,
-            k=1,
+            audience=selectors.Audience(organisations, 1, public=False),
             category_ids=category_ids,
             compare=heat["compare"],
         ),
         "map_config": map_config(),
-        "assumptions": selectors,
-        "categories": Category.objects.filter(is_active=True).select_related("domain"),
-        "statuses": Status.choices,
-        "channels": Channel.choices,
-        "services": permissions.services_visible_to(request.user).order_by(
-            "organisation__name", "name"
-        ),
+        "assumptions": {
+            "trip_km": selectors.TRIP_KM,
+            "sheets": selectors.SHEETS_PER_REQUEST,
+            "co2_g_per_km": selectors.CO2_G_PER_KM,
+        },
+        **_filter_choices(request.user),
     }
     return render(request, "stats/dashboard.html", context)
 
@@ -212,7 +214,9 @@ def public_statistics(request):
     k = settings.GRC_HEATMAP_K
     context = {
         "k": k,
-        "communes": selectors.public_commune_counts(k=k),
+        "communes": selectors.commune_rates(
+            filters=RequestFilters(), audience=selectors.Audience(None, k, public=True)
+        ),
         "map_config": map_config(),
     }
     return render(request, "stats/public.html", context)

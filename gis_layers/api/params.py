@@ -67,3 +67,13 @@ def parse_properties(raw: str | None, allowed: list[str]) -> list[str] | None:
         if not _NAME.match(name) or name not in allowed:
             raise BadParameter("properties", f"Propriété inconnue pour cette couche : {name[:64]}.")
     return list(dict.fromkeys(names))
+
+
+def parse_viewport(params) -> tuple[BBox, int]:
+    """A map viewport: the required ``bbox`` and ``zoom`` (0 to 22) of map-drawing APIs."""
+    bbox = parse_bbox(params.get("bbox"))
+    if bbox is None:
+        raise BadParameter("bbox", "bbox est obligatoire.")
+    if not params.get("zoom"):
+        raise BadParameter("zoom", "zoom est obligatoire (0 à 22).")
+    return bbox, parse_int(params.get("zoom"), "zoom", default=0, minimum=0, maximum=22)

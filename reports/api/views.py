@@ -18,12 +18,12 @@ from rest_framework.response import Response
 
 from core import idempotency, ratelimit
 from core.api import coordinate
-from gis_layers.api.params import BadParameter, parse_bbox
+from gis_layers.api.params import BadParameter, parse_viewport
 from tracking.models import Channel
 from tracking.services import tracking_url
 
 from .. import selectors, services
-from ..filters import map_filters
+from ..filters import map_filters_api
 from ..photos import PhotoTooLarge, photos_check
 from .serializers import (
     EquipmentListSerializer,
@@ -249,17 +249,10 @@ def equipment(request) -> Response:
 def reports_map(request) -> HttpResponse:
     params = request.query_params
     try:
-        bbox = parse_bbox(params.get("bbox"))
+        bbox, zoom = parse_viewport(params)
     except BadParameter as exc:
-        raise serializers.ValidationError({"bbox": str(exc)}) from None
-    if bbox is None:
-        raise serializers.ValidationError({"bbox": "bbox est obligatoire."})
-    zoom = params.get("zoom", "")
-    if not zoom.isdigit() or int(zoom) > 22:
-        raise serializers.ValidationError({"zoom": "zoom va de 0 à 22."})
-    total, count, features = selectors.reports_map(
-        bbox, zoom=int(zoom), filters=map_filters(params)
-    )
+        raise serializers.ValidationError({exc.name: str(exc)}) from None
+    total, count, features = selectors.reports_map(bbox, zoom=zoom, filters=map_filters_api(params))
     body = (
         f'{{"type":"FeatureCollection","numberMatched":{total},"numberReturned":{count},'
         f'"features":[{features}]}}'

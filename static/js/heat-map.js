@@ -7,14 +7,18 @@ import { addStreets } from "./own-data.js";
 
 const element = document.getElementById("heat-map");
 const config = JSON.parse(document.getElementById("map-config").textContent);
+const api = element.dataset.api;
 const query = element.dataset.query || "";
 const mode = element.dataset.mode || "";
+const k = Number(element.dataset.k || "1");
 const map = L.map(element, { minZoom: config.minZoom, maxZoom: config.maxZoom });
 if (config.basemap) {
   L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: config.basemap.maxZoom }).addTo(map);
 }
 addStreets(map, config.streetsUrl, { minZoom: 15 });
-map.setView(config.center, mode === "inhabitants" ? 11 : 12);
+// The whole agglomeration (the portal's default view is the town).
+const TERRITORY_ZOOM = mode === "inhabitants" ? 11 : 12;
+map.setView(config.center, TERRITORY_ZOOM);
 
 const BLUE = "#000091";
 const RED = "#ce0500";
@@ -30,7 +34,7 @@ function valueOf(p) {
 function label(p) {
   const parts = [];
   if (p.name) parts.push(p.name);
-  parts.push(p.count === null ? "moins de 5 demandes" : `${number.format(p.count)} demandes`);
+  parts.push(p.count === null ? `moins de ${k} demandes` : `${number.format(p.count)} demandes`);
   if (p.per1000 !== undefined && p.per1000 !== null) parts.push(`${number.format(p.per1000)} pour 1 000 habitants`);
   if (p.equipment !== undefined) parts.push(`${number.format(p.equipment)} équipements, ${number.format(p.perEquipment)} par équipement`);
   if (p.change !== undefined && p.change !== null) {
@@ -55,7 +59,7 @@ function refresh() {
   const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
   if (pending) pending.abort();
   pending = new AbortController();
-  const url = `/api/stats/heatmap?bbox=${bbox}&zoom=${map.getZoom()}${query ? `&${query}` : ""}`;
+  const url = `${api}?bbox=${bbox}&zoom=${map.getZoom()}${query ? `&${query}` : ""}`;
   fetch(url, { signal: pending.signal, credentials: "same-origin" })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
     .then((collection) => {

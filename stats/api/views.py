@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -15,12 +13,14 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
 from accounts import permissions
-from gis_layers.api.params import BadParameter, parse_bbox
-from gis_layers.models import Layer
-from routing.models import Category
+from gis_layers.api.params import BadParameter, parse_viewport
+from tracking import filters as tracking_filters
+from tracking.filters import filters_from
 
 from .. import selectors
-from ..filters import filters_from
+
+# The heatmaps have no channel or commune filter (cells are places already).
+HEATMAP_FILTERS = ("since", "until", "category", "status", "service")
 
 
 @extend_schema(
@@ -63,53 +63,36 @@ from ..filters import filters_from
 def heatmap(request) -> HttpResponse:
     params = request.query_params
     try:
-        bbox = parse_bbox(params.get("bbox"))
+        bbox, zoom = parse_viewport(params)
     except BadParameter as exc:
-        raise serializers.ValidationError({"bbox": str(exc)}) from None
-    if bbox is None:
-        raise serializers.ValidationError({"bbox": "bbox est obligatoire."})
-    zoom = params.get("zoom", "")
-    if not zoom.isdigit() or int(zoom) > 22:
-        raise serializers.ValidationError({"zoom": "zoom va de 0 à 22."})
-    try:
-        filters = filters_from(params)
-    except ValidationError as exc:
-        raise serializers.ValidationError(exc.message_dict) from None
-    if filters.channels or filters.communes:
-        raise serializers.ValidationError(
-            {"channel": "Les cartes de chaleur se filtrent par période, problème, état et service."}
-        )
-    category_ids = (
-        list(Category.objects.filter(slug__in=filters.categories).values_list("pk", flat=True))
-        if filters.categories
-        else []
-    )
-    if filters.categories and len(category_ids) != len(set(filters.categories)):
-        raise serializers.ValidationError({"category": "Catégorie inconnue."})
-    compare = _compare_period(params)
+        raise serializers.ValidationError({exc.name: str(exc)}) from None
     normalise = params.get("normalise", "")
     if normalise not in ("", "inhabitants", "equipment"):
         raise serializers.ValidationError({"normalise": "inhabitants ou equipment."})
-    staff = permissions.can_access_intranet(request.user)
-    organisations = permissions.stats_organisations(request.user) if staff else None
-    k = 1 if staff else settings.GRC_HEATMAP_K
+    organisations, k, public = permissions.heatmap_audience(request.user)
+    audience = selectors.Audience(organisations, k, public)
+    try:
+        filters = filters_from(params, allowed=HEATMAP_FILTERS)
+        category_ids = tracking_filters.category_ids(filters)
+        compare = tracking_filters.compare_from(params)
+        layers = (
+            selectors.equipment_layers(request.user, category_ids)
+            if normalise == "equipment"
+            else ()
+        )
+    except ValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
     if normalise == "inhabitants":
         communes = selectors.commune_rates(
-            filters=filters,
-            organisations=organisations,
-            k=k,
-            category_ids=category_ids,
-            compare=compare,
+            filters=filters, audience=audience, category_ids=category_ids, compare=compare
         )
         body = _communes_body(communes, compare is not None)
     else:
-        layers = _equipment_layers(request.user, category_ids) if normalise else ()
         result = selectors.heatmap(
             bbox,
-            zoom=int(zoom),
+            zoom=zoom,
             filters=filters,
-            organisations=organisations,
-            k=k,
+            audience=audience,
             category_ids=category_ids,
             compare=compare,
             equipment_layers=layers,
@@ -121,42 +104,9 @@ def heatmap(request) -> HttpResponse:
             f'"features":[{result.features}]}}'
         )
     response = HttpResponse(body, content_type="application/geo+json")
-    response["Cache-Control"] = "private, max-age=60" if staff else "public, max-age=300"
+    response["Cache-Control"] = "public, max-age=300" if public else "private, max-age=60"
     response["Vary"] = "Cookie, Authorization"
     return response
-
-
-def _compare_period(params) -> tuple[dt.date, dt.date] | None:
-    raw = (params.get("compare_since", ""), params.get("compare_until", ""))
-    if not any(raw):
-        return None
-    try:
-        since, until = (dt.date.fromisoformat(v) for v in raw)
-    except ValueError:
-        raise serializers.ValidationError(
-            {"compare_since": "Deux dates AAAA-MM-JJ : compare_since et compare_until."}
-        ) from None
-    if since > until:
-        raise serializers.ValidationError({"compare_since": "Le début est après la fin."})
-    return since, until
-
-
-def _equipment_layers(user, category_ids: list[int]) -> tuple[int, ...]:
-    """The layers of the one category asked for that the caller may read."""
-    if len(category_ids) != 1:
-        raise serializers.ValidationError(
-            {"normalise": "Par équipement : choisissez un seul problème (category)."}
-        )
-    layers = tuple(
-        Layer.objects.filter(permissions.layers_filter_for(user), categories=category_ids[0])
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    if not layers:
-        raise serializers.ValidationError(
-            {"normalise": "Ce problème ne porte sur aucune couche d'équipements."}
-        )
-    return layers
 
 
 def _communes_body(communes, compare: bool) -> str:

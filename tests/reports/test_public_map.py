@@ -92,4 +92,24 @@ def test_the_list_page_shows_the_same_reports_without_the_map(client, reports):
     assert reports[6].reference not in html  # another category
     assert "example.org" not in html
     bad = client.get("/signalements/", {"status": "perdu"})
-    assert bad.status_code == 200 and "États inconnus" in bad.content.decode()
+    assert (
+        bad.status_code == 200
+        and "État : Inconnu : perdu (attendu : received" in bad.content.decode()
+    )
+
+
+def test_map_and_list_cut_days_at_local_midnight(client, reports):
+    """A report made at 00:30 in Paris on 11 March (23:30 UTC on the 10th) belongs to the
+    11th on the map and in the list alike."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    made = dt.datetime(2026, 3, 11, 0, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    Report.objects.filter(pk=reports[0].pk).update(created_at=made)
+    ref = reports[0].reference
+    for day, found in (("since", True), ("until", False)):
+        params = {"since": "2026-03-11"} if day == "since" else {"until": "2026-03-10"}
+        on_map = get(client, bbox=CAHC, zoom=17, **params)
+        refs = {f["properties"].get("reference") for f in on_map["features"]}
+        listed = client.get("/signalements/", params).content.decode()
+        assert (ref in refs) is found and (ref in listed) is found, (day, refs)

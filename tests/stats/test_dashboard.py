@@ -2,13 +2,14 @@
 
 import dataclasses
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from stats.filters import RequestFilters
 from stats.selectors import dashboard
+from tracking.filters import RequestFilters
 from tracking.models import CitizenRequest
 from tracking.services import request_set_status
 
@@ -62,11 +63,22 @@ def test_counts_times_and_backlog_by_hand(known, demo, source):
     assert d.trips_avoided == 5 and d.sheets_avoided == 15
 
 
+def total_card(html: str) -> int:
+    """The first figure of the page: the number of requests."""
+    return int(re.search(r'<p class="kpi">(\d+)</p>', html).group(1))
+
+
+def commune_row(html: str, name: str) -> list[str]:
+    """The cells of a commune's row in the table beside the map."""
+    row = re.search(rf'<th scope="row">{name}</th>(.*?)</tr>', html).group(1)
+    return re.findall(r"<td>(.*?)</td>", row)
+
+
 def test_scopes_follow_the_roles(client, known, demo):
     client.force_login(demo.agent)  # Libercourt: its three signs
-    assert '<p class="kpi">3</p>' in client.get("/statistiques/").content.decode()
+    assert total_card(client.get("/statistiques/").content.decode()) == 3
     client.force_login(demo.cahc_agent)  # the CAHC: the whole territory
-    assert '<p class="kpi">5</p>' in client.get("/statistiques/").content.decode()
+    assert total_card(client.get("/statistiques/").content.decode()) == 5
     client.force_login(demo.citizen)
     assert client.get("/statistiques/").status_code == 403
 
@@ -75,17 +87,64 @@ def test_every_chart_has_its_table_and_filters_apply(client, known, demo):
     client.force_login(demo.superuser)
     html = client.get("/statistiques/", {"category": "fuite-eau"}).content.decode()
     assert html.count("<svg") == html.count("(données du graphique)") >= 5
-    assert '<p class="kpi">2</p>' in html
+    assert total_card(html) == 2  # the two leaks (2 requests are also open: not that card)
+    assert commune_row(html, "Libercourt")[1] == "2"  # the table beside the map agrees
     assert "Hypothèses" in html
 
 
+def test_the_default_period_and_the_export_link_say_the_same(client, known, demo):
+    """Twelve months by default, and the export link carries them (not all time)."""
+    from stats.selectors import first_of_12_months
+
+    CitizenRequest.objects.filter(pk=known[1].pk).update(
+        created_at=timezone.now() - dt.timedelta(days=800)
+    )
+    client.force_login(demo.superuser)
+    html = client.get("/statistiques/").content.decode()
+    start = first_of_12_months(timezone.localdate()).isoformat()
+    assert total_card(html) == 4 and f'value="{start}"' in html
+    assert f"/statistiques/exports/?since={start}" in html
+    everything = client.get("/statistiques/", {"since": ""}).content.decode()
+    assert total_card(everything) == 5  # an emptied "Du" field: all time
+    assert 'href="/statistiques/exports/?since="' in everything  # all time there too
+
+
+def test_a_period_cut_inside_a_month_is_counted_to_the_day(client, known, demo):
+    """The commune table counts exactly the page's days (the map states whole months)."""
+    client.force_login(demo.superuser)
+    today = timezone.localdate()
+    html = client.get(
+        "/statistiques/", {"since": (today - dt.timedelta(days=10)).isoformat()}
+    ).content.decode()
+    assert total_card(html) == 3
+    assert commune_row(html, "Libercourt")[1] == "3"
+
+
+def test_bad_filters_are_named_and_the_default_figures_shown(client, known, demo):
+    client.force_login(demo.superuser)
+    html = client.get("/statistiques/", {"since": "hier"}).content.decode()
+    assert 'role="alert">Du : Une date AAAA-MM-JJ.' in html
+    assert total_card(html) == 5  # the last twelve months, not an empty page
+    html = client.get("/statistiques/", {"category": "licorne"}).content.decode()
+    assert "Problème : Problème inconnu : licorne." in html
+    html = client.get("/statistiques/", {"heat": "equipment"}).content.decode()
+    assert "Carte de chaleur : Par équipement : choisissez un seul problème." in html
+    assert 'data-mode=""' in html  # the map falls back to plain counts
+    html = client.get(
+        "/statistiques/", {"heat": "equipment", "category": "fuite-eau"}
+    ).content.decode()
+    assert "aucune couche" in html
+    html = client.get("/statistiques/", {"compare_since": "2025-01-01"}).content.decode()
+    assert "Comparer avec la période du : Une période de comparaison a un début et une fin." in (
+        html
+    )
+
+
 def month_counts() -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT month, organisation_id, service_id, dim, value, n FROM stats_monthcount"
-            " WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5"
-        )
-        return cursor.fetchall()
+    from stats.models import MonthCount
+
+    fields = ("month", "organisation_id", "service_id", "dim", "value", "n")
+    return list(MonthCount.objects.exclude(n=0).order_by(*fields[:5]).values_list(*fields))
 
 
 def test_monthly_counts_stay_exact(known, demo):

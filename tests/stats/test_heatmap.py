@@ -35,12 +35,13 @@ def cells(client, **params):
 
 
 def aggregates():
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT level, month, ix, iy, dim, value, n "
-            "FROM stats_heatcell WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5, 6"
-        )
-        return cursor.fetchall()
+    from stats.models import HeatCell
+
+    return list(
+        HeatCell.objects.exclude(n=0)
+        .order_by("level", "month", "ix", "iy", "dim", "value")
+        .values_list("level", "month", "ix", "iy", "dim", "value", "n")
+    )
 
 
 def test_staff_cells_sum_to_the_filtered_total(client, spots, demo):
@@ -91,8 +92,12 @@ def test_cells_get_bigger_as_you_zoom_out(client, spots, demo):
         - body["features"][0]["geometry"]["coordinates"][0][0][0]
     )
     assert 0.04 < width < 0.05  # 3.2 km of longitude at 50.5° N
-    body, _ = cells(client, zoom=17)
-    assert body["cellMetres"] == 25
+    near = client.get(URL, {"bbox": "3.005,50.478,3.015,50.483", "zoom": 17}).json()
+    assert near["cellMetres"] == 25 and sum(f["properties"]["count"] for f in near["features"])
+    # the whole CAHC at zoom 17 would be 60,000 cells of 25 m snapped from every point:
+    # the server takes larger cells, never more than 4,096 in the viewport
+    body, counts = cells(client, zoom=17)
+    assert body["cellMetres"] == 400 and body["source"] == "aggregates" and sum(counts) == 11
 
 
 @pytest.mark.parametrize(
@@ -100,6 +105,9 @@ def test_cells_get_bigger_as_you_zoom_out(client, spots, demo):
     [
         ({"zoom": 14}, "bbox"),
         ({"bbox": CAHC, "zoom": "x"}, "zoom"),
+        ({"bbox": CAHC}, "zoom"),
+        ({"bbox": CAHC, "zoom": 14, "compare_since": "2025-01-01"}, "compare_since"),
+        ({"bbox": CAHC, "zoom": 14, "normalise": "par-tete"}, "normalise"),
         ({"bbox": CAHC, "zoom": 14, "channel": "web"}, "channel"),
         ({"bbox": CAHC, "zoom": 14, "category": "inconnue"}, "category"),
         ({"bbox": CAHC, "zoom": 14, "since": "hier"}, "since"),
@@ -127,8 +135,9 @@ def test_aggregates_and_points_give_the_same_cells(client, spots, demo):
     assert one["source"] == "aggregates"
     two, counts_two = cells(client, category="signalisation", status="received")
     assert two["source"] == "points" and counts_two == counts_one == [3, 6]
-    fine, _ = cells(client, zoom=16)
-    assert fine["source"] == "points"
+    fine = client.get(URL, {"bbox": "3.00,50.47,3.02,50.49", "zoom": 16}).json()
+    assert fine["source"] == "points" and fine["cellMetres"] == 50
+    assert sorted(f["properties"]["count"] for f in fine["features"]) == [3, 8]
 
 
 def test_two_periods_compared_cell_by_cell(client, spots, demo):
@@ -225,3 +234,57 @@ def test_requests_per_1000_inhabitants_by_commune(client, spots, demo):
     ).json()
     lib = next(f["properties"] for f in public["features"] if f["properties"]["insee"] == "62907")
     assert lib["count"] is None and lib["per1000"] is None and public["suppressedCells"] == 1
+
+
+def test_the_public_never_counts_a_hidden_report(client, spots, demo):
+    """Hidden by moderation: gone from the public map, so gone from the public heatmap and
+    from the public counts per commune (not from the staff's); the aggregates stay equal to
+    a rebuild through hiding, showing and deleting."""
+    from reports.models import Report
+
+    here, _, _ = spots
+    body, counts = cells(client)
+    assert counts == [8]
+    Report.objects.filter(pk__in=[r.pk for r in here[:4]]).update(is_hidden=True)
+    body, counts = cells(client)
+    assert counts == [] and body["suppressedCells"] == 2  # 4 and 3 left: both under 5
+    public = client.get(URL, {"bbox": CAHC, "zoom": 11, "normalise": "inhabitants"}).json()
+    lib = next(f["properties"] for f in public["features"] if f["properties"]["insee"] == "62907")
+    assert lib["count"] == 7  # 11 requests, 4 hidden
+    client.force_login(demo.superuser)
+    _, counts = cells(client)
+    assert counts == [3, 8]  # the staff count every request of their scope
+    Report.objects.filter(pk=here[0].pk).update(is_hidden=False)
+    Report.objects.filter(pk=here[1].pk).delete()
+    maintained = aggregates()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stats_heat_rebuild()")
+    assert maintained == aggregates()
+    public_rows = [row for row in maintained if row[4] == "public" and row[0] == 7]
+    assert sum(row[6] for row in public_rows) == 8  # 10 left, 2 of them still hidden
+
+
+def test_equipment_of_an_internal_layer_is_counted_for_staff_only(client, spots, demo, categories):
+    from gis_layers.models import Layer
+    from gis_layers.services import layer_replace_features
+
+    signs = Layer.objects.create(
+        slug="panneaux-i",
+        name="Panneaux (interne)",
+        owner_organisation=demo.libercourt,
+        geometry_type="Point",
+        visibility=Layer.Visibility.INTERNAL,
+    )
+    layer_replace_features(
+        layer=signs,
+        rows=[(1, bytes(Point(3.0105, 50.4804, srid=4326).wkb), {"ref": "P1"})],
+        source_srid=4326,
+        ref_field="ref",
+    )
+    categories["signalisation"].layers.add(signs)
+    params = {"bbox": CAHC, "zoom": 14, "category": "signalisation", "normalise": "equipment"}
+    refused = client.get(URL, params)
+    assert refused.status_code == 400 and "couche" in refused.json()["normalise"][0]
+    client.force_login(demo.agent)
+    props = [f["properties"] for f in client.get(URL, params).json()["features"]]
+    assert {"count": 6, "equipment": 1, "perEquipment": 6.0} in props
