@@ -111,18 +111,25 @@ def citizen_signup(
 ) -> tuple[User, bool]:
     """Create a citizen account, inactive until its address is verified; (user, created).
 
-    An address that already has an account creates nothing (the caller tells its owner by
-    mail, and shows the same page either way: no account enumeration). The password is
-    checked by the configured validators (ValidationError).
+    The password is checked by the configured validators (ValidationError) before the address
+    is looked up, so the answer never depends on whether it has an account (no enumeration).
+    An address with a verified account creates nothing (the caller tells its owner by mail).
+    An account never verified takes the new password: whoever proves the address by the link
+    owns the password, so nobody can sign up first with someone else's address and keep the
+    account once its owner verifies it.
     """
     from django.contrib.auth.password_validation import validate_password
 
     email = User.objects.normalize_email(email.strip()).lower()
-    existing = User.objects.filter(email__iexact=email).first()
-    if existing is not None:
-        return existing, False
     candidate = User(email=email, first_name=first_name, last_name=last_name)
     validate_password(password, candidate)
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        if existing.email_verified_at is None and not existing.is_active:
+            existing.set_password(password)
+            existing.first_name, existing.last_name = first_name, last_name
+            existing.save(update_fields=["password", "first_name", "last_name"])
+        return existing, False
     user = User.objects.create_user(
         email, password, first_name=first_name, last_name=last_name, is_active=False
     )
@@ -137,7 +144,9 @@ def verification_token(user: User) -> str:
 
 
 def user_from_verification_token(token: str) -> User | None:
-    """The user a valid token names (None if forged, expired or for another address)."""
+    """The user a valid token names (None if forged, expired, for another address, or
+    already used: a verified address is never verified again, so a link works once and a
+    deactivated account stays deactivated)."""
     from django.core import signing
 
     try:
@@ -145,16 +154,15 @@ def user_from_verification_token(token: str) -> User | None:
     except signing.BadSignature:
         return None
     user = User.objects.filter(pk=data.get("u")).first()
-    if user is None or user.email.lower() != data.get("e"):
+    if user is None or user.email.lower() != data.get("e") or user.email_verified_at:
         return None
     return user
 
 
 @transaction.atomic
 def email_verify(user: User) -> User:
-    """The address is proven: the account becomes active (idempotent)."""
-    if user.email_verified_at is None:
-        user.email_verified_at = timezone.now()
+    """The address is proven: the account becomes active (once: see the token's check)."""
+    user.email_verified_at = timezone.now()
     user.is_active = True
     user.save(update_fields=["email_verified_at", "is_active"])
     return user

@@ -30,12 +30,8 @@ def test_sign_up_verify_and_find_the_reports_made_before(client, demo, make_repo
     assert response.status_code == 200 and "Vérifiez votre adresse" in response.content.decode()
     user = User.objects.get(email="camille@example.org")
     assert not user.is_active and user.email_verified_at is None
-    assert (
-        client.post(
-            "/compte/connexion/", {"username": user.email, "password": PASSWORD}
-        ).status_code
-        == 200
-    )  # refused
+    client.post("/compte/connexion/", {"username": user.email, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session  # refused until the address is proven
     verified = client.get(link_in("account:verify", "camille@example.org"))
     assert verified.status_code == 302 and verified["Location"] == "/compte/mes-demandes/"
     user.refresh_from_db()
@@ -73,6 +69,45 @@ def test_a_forged_or_foreign_link_is_refused(client, db):
     link = link_in("account:verify", "camille@example.org")
     assert client.get(link[:-3] + "xyz/").status_code == 400
     assert not User.objects.get(email="camille@example.org").is_active
+    User.objects.filter(email="camille@example.org").update(email="autre@example.org")
+    assert client.get(link).status_code == 400  # sent to an address the account no longer has
+
+
+def test_a_weak_password_says_the_same_for_an_address_with_an_account(client, demo):
+    """The password is judged before the address is looked up: no enumeration through it."""
+    weak = {"password1": "motdepasse", "password2": "motdepasse"}
+    known = signup(client, email=demo.citizen.email, **weak).content.decode()
+    unknown = signup(client, email="personne@example.org", **weak).content.decode()
+    assert "trop courant" in known and "trop courant" in unknown
+    assert not OutboxMail.objects.exists()
+
+
+def test_a_verification_link_works_once(client, db):
+    """Used, it no longer logs anybody in, and never reactivates a closed account."""
+    signup(client)
+    link = link_in("account:verify", "camille@example.org")
+    assert client.get(link).status_code == 302
+    client.logout()
+    User.objects.filter(email="camille@example.org").update(is_active=False)  # closed by staff
+    again = client.get(link)
+    assert again.status_code == 400 and "déjà servi" in again.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert not User.objects.get(email="camille@example.org").is_active
+
+
+def test_signing_up_first_with_someone_elses_address_gains_nothing(client, db):
+    """Whoever proves the address owns the password: the squatter's password is replaced by
+    the owner's when the owner signs up again, and only the owner gets the link."""
+    signup(client, password1="Squatteur-2026-xx", password2="Squatteur-2026-xx")
+    signup(client)  # the owner of the address, later
+    client.get(link_in("account:verify", "camille@example.org"))
+    client.logout()
+    client.post(
+        "/compte/connexion/", {"username": "camille@example.org", "password": "Squatteur-2026-xx"}
+    )
+    assert "_auth_user_id" not in client.session
+    client.post("/compte/connexion/", {"username": "camille@example.org", "password": PASSWORD})
+    assert "_auth_user_id" in client.session
 
 
 def test_password_reset_through_the_outbox(client, demo):
