@@ -52,6 +52,10 @@ class Place:
         return self.lon is not None and self.lat is not None
 
 
+def _int(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None
+
+
 def _float(raw: str | None, limit: float) -> float | None:
     """A finite number within ±limit, or None (what a map or a tampered form may post)."""
     try:
@@ -109,15 +113,23 @@ def _place(data, category: Category | None, action: str, files=None) -> Place:
         else:
             place.notice = _("Aucun équipement de ce type ne porte ce numéro.")
     if place.known and category is not None:
+        # the equipment picked decides before the place (its owner handles it), as at submit;
+        # a new place forgets the equipment picked at the old one
+        stale = action in ("locate", "find")
+        equipment = place.picked or (None if stale else _int(data.get("equipment", "")))
         place.decision = route_for(
-            location=Point(place.lon, place.lat, srid=4326), category=category
+            location=Point(place.lon, place.lat, srid=4326),
+            category=category,
+            equipment_id=equipment,
         )
         if place.decision.service_id:
             place.service = Service.objects.select_related("organisation").get(
                 pk=place.decision.service_id
             )
         place.equipment_hits = selectors.equipment_near(category, lon=place.lon, lat=place.lat)
-        place.duplicates = selectors.open_reports_near(category, lon=place.lon, lat=place.lat)
+        place.duplicates = selectors.open_reports_near(
+            category, lon=place.lon, lat=place.lat, equipment_id=equipment
+        )
     return place
 
 
@@ -163,7 +175,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
             response["Retry-After"] = str(refusal.retry_after)
             return response
     if action == "metoo":
-        return _me_too(request, form)
+        return _me_too(request, form, category, place)
     if action == "submit":
         report = _submit(request, form, category, place)
         if report is not None:
@@ -231,7 +243,7 @@ def _submit(request, form: ReportForm, category: Category | None, place: Place):
         return None
 
 
-def _me_too(request, form: ReportForm) -> HttpResponse:
+def _me_too(request, form: ReportForm, category, place) -> HttpResponse:
     report = selectors.report_by_reference(request.POST.get("metoo", ""))
     email = request.POST.get("contact_email", "")
     user = request.user if request.user.is_authenticated else None
@@ -240,8 +252,10 @@ def _me_too(request, form: ReportForm) -> HttpResponse:
     try:
         services.report_me_too(report, email=email, user=user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect(reverse("report-new"))
+        # the same page, what was typed kept, the reason on the address field
+        form.is_valid()
+        add_service_errors(form, exc)
+        return render(request, "reports/new.html", _context(form, category, place), status=400)
     messages.success(
         request,
         _("C'est noté : vous serez informé de chaque étape du signalement %(ref)s.")

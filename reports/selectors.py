@@ -50,8 +50,13 @@ def photo_by_name(report: Report, name: str) -> Photo | None:
     return photo
 
 
-def photo_links(report: Report, *, include_hidden: bool = False) -> list[dict]:
-    """Links to a report's photos and thumbnails (the photo itself until its thumbnail is made)."""
+def photo_links(
+    report: Report, *, include_hidden: bool = False, access_key: str = ""
+) -> list[dict]:
+    """Links to a report's photos and thumbnails (the photo itself until its thumbnail is made).
+    The photos of a report hidden from the public carry the reader's key, so that its author
+    still sees them on the page their key opens."""
+    suffix = f"?cle={access_key}" if access_key and report.is_hidden else ""
     links = []
     for photo in report.photos.all():
         if photo.is_hidden and not include_hidden:
@@ -59,8 +64,8 @@ def photo_links(report: Report, *, include_hidden: bool = False) -> list[dict]:
         thumb = photo.thumbnail.rsplit("/", 1)[-1] if photo.thumbnail else photo.name
         links.append(
             {
-                "url": reverse("reports:photo", args=[report.reference, photo.name]),
-                "thumbnail_url": reverse("reports:photo", args=[report.reference, thumb]),
+                "url": reverse("reports:photo", args=[report.reference, photo.name]) + suffix,
+                "thumbnail_url": reverse("reports:photo", args=[report.reference, thumb]) + suffix,
                 "width": photo.width,
                 "height": photo.height,
             }
@@ -112,7 +117,9 @@ def report_page(report: Report, *, user: Any, access_key: str = "") -> ReportVie
         events=list(events),
         may_see_private=may_see_private,
         is_handler=is_handler,
-        photos=photo_links(report, include_hidden=is_handler),
+        photos=photo_links(
+            report, include_hidden=is_handler, access_key=access_key if may_see_private else ""
+        ),
     )
 
 

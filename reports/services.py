@@ -15,11 +15,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import permissions
-from accounts.models import User
 from addresses.services import normalise
 from core.maps import reproject
 from core.timing import timed
@@ -141,12 +141,7 @@ def report_create(
             {"contact_email": "Pour cette catégorie, indiquez une adresse électronique."}
         )
     if email and tracking.email_is_banned(email):
-        raise ValidationError(
-            {
-                "contact_email": "Cette adresse ne peut plus déposer de demande en ligne : "
-                "contactez l'accueil de la mairie."
-            }
-        )
+        raise ValidationError({"contact_email": BANNED_MESSAGE})
     decision = _decide(category=category, location=location, equipment_id=equipment_id)
     held = needs_moderation(description)
     now = timezone.now()
@@ -386,6 +381,11 @@ def report_change(
     return event
 
 
+BANNED_MESSAGE = (
+    "Cette adresse ne peut plus déposer de demande en ligne : contactez l'accueil de la mairie."
+)
+
+
 @transaction.atomic
 def report_me_too(report: Report, *, email: str = "", user: Any = None) -> bool:
     """A citizen has the same problem: they follow the report instead of filing it again, and
@@ -393,6 +393,14 @@ def report_me_too(report: Report, *, email: str = "", user: Any = None) -> bool:
     address = (user.email if user is not None else email or "").strip().lower()
     if not address:
         raise ValidationError({"contact_email": "Indiquez votre adresse pour être tenu informé."})
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError(
+            {"contact_email": "Cette adresse électronique n'est pas valide."}
+        ) from None
+    if tracking.email_is_banned(address):
+        raise ValidationError({"contact_email": BANNED_MESSAGE})
     if not report.is_open or report.is_hidden:
         raise ValidationError("Ce signalement n'est plus ouvert : déposez-en un nouveau.")
     before = report.followers.filter(email=address).exists()
@@ -486,10 +494,7 @@ def report_merge(duplicate: Report, *, into: Report, actor: Any) -> Event:
         update_fields=["status", "status_reason", "duplicate_of", "closed_at", "updated_at"]
     )
     followers = list(duplicate.followers.values_list("email", "user_id"))
-    for email, user_id in followers:
-        tracking.follower_add(
-            into, email=email, user=user_id and User.objects.get(pk=user_id), is_me_too=True
-        )
+    tracking.followers_add(into, followers, is_me_too=True)
     event = Event.objects.create(
         request=duplicate,
         type=Event.Type.MERGED,
@@ -512,7 +517,8 @@ def report_merge(duplicate: Report, *, into: Report, actor: Any) -> Event:
     mail_enqueue(
         to=[email for email, _ in followers],
         template="report_merged",
-        context={"duplicate": duplicate, "into": into, "url": tracking.tracking_url(into)},
+        # the page of the report they now follow, without its key: it is not theirs
+        context={"duplicate": duplicate, "into": into, "url": tracking.public_url(into)},
         topic="merged",
         reference=duplicate.reference,
         dedupe_key=f"event:{event.pk}",

@@ -59,13 +59,10 @@ def report_photo(request: HttpRequest, reference: str, name: str) -> FileRespons
     for those handling it), under its server-made name, with headers that forbid any other use
     than showing an image."""
     report = selectors.report_by_reference(reference)
-    page = (
-        selectors.report_page(report, user=request.user, access_key=request.GET.get("cle", ""))
-        if report
-        else None
-    )
-    photo = selectors.photo_by_name(report, name) if page else None
-    if photo is None or (photo.is_hidden and not page.is_handler):
+    key = request.GET.get("cle", "")
+    access = selectors.report_access(report, user=request.user, access_key=key) if report else None
+    photo = selectors.photo_by_name(report, name) if access else None
+    if photo is None or (photo.is_hidden and not access[1]):  # hidden photos: handlers only
         raise Http404
     relative = photo.file if name == photo.name else photo.thumbnail
     path = settings.GRC_PHOTO_ROOT / relative
@@ -75,8 +72,10 @@ def report_photo(request: HttpRequest, reference: str, name: str) -> FileRespons
     response["Content-Disposition"] = f'inline; filename="{name}"'
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["X-Content-Type-Options"] = "nosniff"
+    # Shared caches keep a public photo five minutes only: one hidden later (a face, a plate)
+    # must not stay served for a day.
     public = not (report.is_hidden or photo.is_hidden)
-    response["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
+    response["Cache-Control"] = "public, max-age=300" if public else "private, no-store"
     return response
 
 

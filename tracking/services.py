@@ -7,6 +7,7 @@ intranet and the APIs cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -83,22 +84,51 @@ def service_recipients(service: Service) -> list[str]:
     return [service.email, *members]
 
 
-def requester_recipients(request: CitizenRequest) -> list[str]:
-    """Who follows a request: its author or the address they gave, and the "me too"s."""
-    return list(request.followers.values_list("email", flat=True))
+def tell_followers(
+    request: CitizenRequest,
+    *,
+    template: str,
+    context: dict[str, Any],
+    topic: str,
+    dedupe_key: str | None = None,
+) -> None:
+    """Mail a public step to whoever follows the request. Its author (or the address they gave)
+    gets the tracking link with the key that shows their own details; the others ("me too",
+    followers of a merged duplicate) get the public page only: the key would show them the
+    author's email and phone."""
+    owners, others = [], []
+    for email, is_me_too in request.followers.values_list("email", "is_me_too"):
+        (others if is_me_too else owners).append(email)
+    for to, url in ((owners, tracking_url(request)), (others, public_url(request))):
+        if to:
+            mail_enqueue(
+                to=to,
+                template=template,
+                context={**context, "url": url},
+                topic=topic,
+                reference=request.reference,
+                dedupe_key=dedupe_key,
+            )
+
+
+def followers_add(
+    request: CitizenRequest, followers: Iterable[tuple[str, int | None]], *, is_me_too: bool
+) -> None:
+    """Add people told of every public step, as (email, user id): one INSERT, an address
+    already following is left as it is."""
+    rows = [
+        Follower(request=request, email=email.strip().lower(), user_id=user_id, is_me_too=is_me_too)
+        for email, user_id in followers
+        if email and email.strip()
+    ]
+    Follower.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def follower_add(
     request: CitizenRequest, *, email: str, user: Any = None, is_me_too: bool = False
 ) -> None:
-    """Add someone to the people told of every public step (once per address: one INSERT that
-    does nothing when the address already follows)."""
-    email = (email or "").strip().lower()
-    if email:
-        Follower.objects.bulk_create(
-            [Follower(request=request, email=email, user=user, is_me_too=is_me_too)],
-            ignore_conflicts=True,
-        )
+    """Add one person (see ``followers_add``)."""
+    followers_add(request, [(email or "", user.pk if user else None)], is_me_too=is_me_too)
 
 
 def tell_receiving_service(
@@ -128,10 +158,16 @@ def tell_receiving_service(
     )
 
 
-def tracking_url(request: CitizenRequest) -> str:
-    """The citizen's tracking link: the public page, with the key that shows their own details."""
+def public_url(request: CitizenRequest) -> str:
+    """The request's public page, as anybody sees it."""
     path = reverse("reports:detail", args=[request.reference])
-    return f"{settings.GRC_SITE_URL.rstrip('/')}{path}?cle={request.access_key}"
+    return f"{settings.GRC_SITE_URL.rstrip('/')}{path}"
+
+
+def tracking_url(request: CitizenRequest) -> str:
+    """The citizen's tracking link: the public page, with the key that shows their own details.
+    Only for the author (``tell_followers``)."""
+    return f"{public_url(request)}?cle={request.access_key}"
 
 
 def _check(user: Any, request: CitizenRequest) -> None:
@@ -188,6 +224,10 @@ def request_transfer(
         raise ValidationError({"reason": "Indiquez le motif du transfert."})
     if not to_service.is_active:
         raise ValidationError({"to_service": "Ce service n'est plus actif."})
+    if not to_service.organisation.on_board:
+        raise ValidationError(
+            {"to_service": "Cet organisme ne traite pas encore ses demandes sur le portail."}
+        )
     if to_service.pk == request.service_id:
         raise ValidationError({"to_service": "La demande est déjà dans ce service."})
     if not request.is_open:
@@ -206,18 +246,17 @@ def request_transfer(
         is_public=True,
         service_before=before,
         service_after=to_service,
-        message=f"Transmis à : {to_service} ({to_service.organisation}).",
+        message=f"Transmis à : {to_service}.",  # the service names its organisation
         note=reason,
     )
     tell_receiving_service(
         request, event, from_service=before, reason=reason, topic="transfer:service"
     )
-    mail_enqueue(
-        to=requester_recipients(request),
+    tell_followers(
+        request,
         template="request_transferred_citizen",
-        context={"request": request, "to_service": to_service, "url": tracking_url(request)},
+        context={"request": request, "to_service": to_service},
         topic="transfer:citizen",
-        reference=request.reference,
         dedupe_key=f"event:{event.pk}",
     )
     return event
@@ -266,17 +305,11 @@ def request_set_status(
         message=message,
         note=note,
     )
-    mail_enqueue(
-        to=requester_recipients(request),
+    tell_followers(
+        request,
         template="request_status",
-        context={
-            "request": request,
-            "event": event,
-            "status": Status(status).label,
-            "url": tracking_url(request),
-        },
+        context={"request": request, "event": event, "status": Status(status).label},
         topic="status",
-        reference=request.reference,
         dedupe_key=f"event:{event.pk}",
     )
     return event
@@ -299,12 +332,11 @@ def request_reply(request: CitizenRequest, *, actor: Any, message: str) -> Event
         is_public=True,
         message=message,
     )
-    mail_enqueue(
-        to=requester_recipients(request),
+    tell_followers(
+        request,
         template="request_reply",
-        context={"request": request, "event": event, "url": tracking_url(request)},
+        context={"request": request, "event": event},
         topic="reply",
-        reference=request.reference,
         dedupe_key=f"event:{event.pk}",
     )
     return event

@@ -25,6 +25,8 @@ if (form && element) {
   let pin = known ? L.marker([Number(lat.value), Number(lon.value)], { keyboard: false, title: "Lieu choisi" }).addTo(map) : null;
 
   const locate = (latlng) => {
+    // The point clicked, not an address or photo position still offered above the map.
+    for (const choice of form.querySelectorAll('input[name="address_choice"]')) choice.checked = false;
     lon.value = latlng.lng.toFixed(6);
     lat.value = latlng.lat.toFixed(6);
     label.value = "";

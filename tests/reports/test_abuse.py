@@ -3,6 +3,7 @@ addresses, duplicates merged with their followers told."""
 
 import html
 import json
+import re
 import uuid
 
 import pytest
@@ -12,6 +13,7 @@ from accounts.models import User
 from notifications.models import OutboxMail
 from reports import services
 from reports.models import Report
+from tests.images import checked_jpeg
 from tracking.models import BannedEmail, Event, Follower
 
 pytestmark = pytest.mark.django_db
@@ -100,11 +102,20 @@ def test_sign_ups_are_limited_too(client, db):
 
 
 def test_a_report_with_a_link_is_held_for_moderation(client, demo, make_report):
-    held = make_report("signalisation", description="Achetez sur www.spam.example !")
+    held = make_report(
+        "signalisation", description="Achetez sur www.spam.example !", photos=[checked_jpeg()]
+    )
     assert held.is_hidden and held.moderation_pending
     assert client.get(f"/signalements/{held.reference}/").status_code == 404
-    # The citizen still has the acknowledgement and the tracking link.
-    assert client.get(f"/signalements/{held.reference}/?cle={held.access_key}").status_code == 200
+    # The citizen still has the acknowledgement and the tracking link, photos included.
+    page = client.get(f"/signalements/{held.reference}/?cle={held.access_key}")
+    assert page.status_code == 200
+    photos = re.findall(r'src="(/signalements/[^"]+\.jpg[^"]*)"', page.content.decode())
+    assert photos and all(f"cle={held.access_key}" in url for url in photos)
+    for url in photos:
+        shown = client.get(html.unescape(url))
+        assert shown.status_code == 200 and shown["Cache-Control"] == "private, no-store"
+    assert client.get(html.unescape(photos[0]).split("?")[0]).status_code == 404  # no key
     insult = make_report("signalisation", description="Ce panneau, quel ENCULÉ l'a tordu")
     assert insult.moderation_pending
     clean = make_report("signalisation", description="Panneau tordu rue des Lilas.")

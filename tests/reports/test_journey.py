@@ -85,6 +85,34 @@ def test_the_number_on_the_equipment_places_the_report(client, town):
     assert checked and checked.group(2).startswith("EP-0042")
 
 
+def test_who_handles_it_follows_the_owner_of_the_equipment_found(client, town, demo, categories):
+    """A CAHC glass point in Libercourt, found by its number for a broken street-furniture
+    item (a commune's domain): the page says the CAHC will handle it, as routing will."""
+    from django.contrib.gis.geos import Point
+
+    from gis_layers.models import Layer
+    from gis_layers.services import layer_replace_features
+
+    glass = Layer.objects.create(
+        slug="bornes-r", name="Bornes", owner_organisation=demo.cahc, geometry_type="Point"
+    )
+    layer_replace_features(
+        layer=glass,
+        rows=[
+            (1, bytes(Point(3.0105, 50.4804, srid=4326).wkb), {"ref": "BAV-901", "owner": "cahc"})
+        ],
+        source_srid=4326,
+        ref_field="ref",
+        owner_field="owner",
+    )
+    categories["mobilier-degrade"].layers.add(glass)
+    html = step(
+        client, category="mobilier-degrade", action="find", equipment_ref="BAV-901"
+    ).content.decode()
+    who = re.search(r'id="who-handles">(.*?)</p>', html, re.S).group(1)
+    assert "Hénin-Carvin" in who and "Libercourt" not in who
+
+
 def test_a_point_outside_the_cahc_says_where_it_is_and_offers_no_sending(client, town):
     html = step(
         client, category="nid-de-poule", action="locate", lon="3.0225", lat="50.5135"
@@ -156,6 +184,36 @@ def test_me_too_instead_of_a_second_report(client, town, make_report):
     assert done["Location"] == f"/signalements/{first.reference}/"
     assert Follower.objects.get(request=first, email="voisin@example.org").is_me_too
     assert Report.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("email", "reason"),
+    [
+        ("", "Indiquez votre adresse"),
+        ("voisin", "pas valide"),
+        ("quelquun@spam.example", "ne peut plus déposer"),
+    ],
+)
+def test_a_bad_me_too_says_why_on_the_same_page(client, town, make_report, email, reason):
+    from tracking.models import BannedEmail
+
+    BannedEmail.objects.create(pattern="@spam.example")
+    first = make_report("signalisation", description="Panneau stop couché.")
+    response = client.post(
+        URL,
+        {
+            "category": "signalisation",
+            "lon": "3.01056",
+            "lat": "50.480430",
+            "description": "Le panneau est encore couché.",
+            "metoo": first.reference,
+            "contact_email": email,
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 400 and reason in html
+    assert "Le panneau est encore couché." in html  # what was typed is kept
+    assert not Follower.objects.filter(request=first, is_me_too=True).exists()
 
 
 def test_a_photos_gps_position_is_offered_then_used_only_when_confirmed(client, town):

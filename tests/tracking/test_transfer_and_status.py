@@ -51,7 +51,49 @@ def test_transfer_to_the_cahc_and_back_is_kept_in_the_history(make_report, demo)
     ]
     # The reason is internal; the public line only says who handles it now.
     public = report.events.filter(type=Event.Type.TRANSFERRED, is_public=True).last()
-    assert "Voirie" in public.message and "chaussée" not in public.message
+    assert public.message == f"Transmis à : {demo.voirie}."  # the organisation named once
+    assert public.message.count("Libercourt") == 1
+    lines = sorted(
+        line
+        for body in OutboxMail.objects.filter(topic="transfer:citizen").values_list(
+            "body", flat=True
+        )
+        for line in body.splitlines()
+        if "suivie par" in line
+    )
+    assert lines == [
+        f"Votre demande {report.reference} est désormais suivie par : {demo.dechets}, mieux placé"
+        " pour la traiter.",
+        f"Votre demande {report.reference} est désormais suivie par : {demo.voirie}, mieux placé"
+        " pour la traiter.",
+    ]
+
+
+def test_no_transfer_to_an_organisation_not_on_the_portal(make_report, demo):
+    from organisations.models import Organisation, Service
+
+    carvin = Organisation.objects.filter(on_board=False).first()
+    elsewhere = Service.objects.create(
+        organisation=carvin, slug="accueil-t", name="Accueil", email="accueil@carvin.example"
+    )
+    report = make_report("nid-de-poule")
+    with pytest.raises(ValidationError, match="portail"):
+        services.request_transfer(report, to_service=elsewhere, reason="Ailleurs", actor=demo.agent)
+    assert not Event.objects.filter(type=Event.Type.TRANSFERRED).exists()
+
+
+def test_only_the_author_gets_the_link_that_shows_their_details(make_report, demo, client):
+    """A "me too" follower is told of each step with the public page: the author's key would
+    show them the author's email and phone."""
+    from reports.services import report_me_too
+
+    report = make_report("nid-de-poule", contact_phone="0612345678")
+    report_me_too(report, email="voisin@example.org")
+    services.request_set_status(report, status="planned", message="Mardi.", actor=demo.agent)
+    sent = {m.to: m.body for m in OutboxMail.objects.filter(topic="status")}
+    assert f"?cle={report.access_key}" in sent["habitant@example.org"]
+    assert report.access_key not in sent["voisin@example.org"]
+    assert f"/signalements/{report.reference}/" in sent["voisin@example.org"]
 
 
 @pytest.mark.parametrize("who", ["citizen", "cahc_agent", "reception_agent"])
