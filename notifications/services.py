@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -69,19 +70,31 @@ def mail_enqueue(
     return mails
 
 
+BROKER_PAUSE_S = 30.0  # after a failed publish, leave this process's mails to the sweep
+_broker_down_until = 0.0
+
+
 def _dispatch(ids: list[int]) -> None:
-    """Ask a worker to send now; if the broker is down, the periodic sweep will send later."""
+    """Ask a worker to send now; if the broker is down, the periodic sweep will send later.
+    One failed publish is enough: the others of this request (a transfer mails the service,
+    its agents and every follower) are not each made to wait for the broker's timeout."""
+    global _broker_down_until
     from .tasks import mail_send_task
 
+    if time.monotonic() < _broker_down_until:
+        return
     for mail_id in ids:
         try:
             mail_send_task.delay(mail_id)
         except Exception as exc:  # kombu raises several types; none may break the request
-            logger.warning("broker unavailable, mail %s left for the sweep: %s", mail_id, exc)
+            _broker_down_until = time.monotonic() + BROKER_PAUSE_S
+            logger.warning("broker unavailable, mails %s… left for the sweep: %s", mail_id, exc)
+            return
 
 
-def mail_send(mail_id: int) -> bool:
-    """Send one pending mail once (a row lock keeps two workers from sending it twice)."""
+def mail_send(mail_id: int, *, connection=None) -> bool:
+    """Send one pending mail once (a row lock keeps two workers from sending it twice);
+    ``connection``: an open mail connection to reuse (the sweep's)."""
     with transaction.atomic():
         mail = (
             OutboxMail.objects.select_for_update(skip_locked=True)
@@ -96,6 +109,7 @@ def mail_send(mail_id: int) -> bool:
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[mail.to],
             headers={"Auto-Submitted": "auto-generated"},
+            connection=connection,
         )
         try:
             message.send(fail_silently=False)
@@ -126,4 +140,14 @@ def outbox_flush(*, limit: int = 200) -> int:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
-    return sum(mail_send(mail_id) for mail_id in due)
+    if not due:
+        return 0
+    connection = get_connection()  # one SMTP session for the whole sweep
+    try:
+        connection.open()
+    except Exception as exc:  # the server is down: each mail records it and is retried
+        logger.warning("mail server unavailable for the sweep: %s", exc)
+    try:
+        return sum(mail_send(mail_id, connection=connection) for mail_id in due)
+    finally:
+        connection.close()

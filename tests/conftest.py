@@ -241,6 +241,16 @@ def make_report(categories):
 
 
 @pytest.fixture(autouse=True)
+def _broker_reachable():
+    """A broker outage simulated by one test must not pause the next test's publishing."""
+    from notifications import services
+
+    services._broker_down_until = 0.0
+    yield
+    services._broker_down_until = 0.0
+
+
+@pytest.fixture(autouse=True)
 def _photo_root(settings, tmp_path):
     """Each test writes report photos under its own directory (rolled-back tests leave files)."""
     settings.GRC_PHOTO_ROOT = tmp_path / "photos"

@@ -92,6 +92,23 @@ def test_a_broker_outage_loses_nothing(
     assert smtp_server.messages[0]["Subject"].endswith(report.reference)
 
 
+def test_after_one_failed_publish_the_next_mails_do_not_wait_for_the_broker(
+    make_report, stopped_redis_url, django_capture_on_commit_callbacks
+):
+    """A transfer mails the service, its agents and every follower: with the broker down, only
+    the first publish waits for its timeout; the rest go to the sweep at once."""
+    import time
+
+    with broker_at(stopped_redis_url):
+        with django_capture_on_commit_callbacks(execute=True):
+            make_report()  # the acknowledgement: one failed publish
+        ids = list(OutboxMail.objects.values_list("pk", flat=True)) * 20
+        started = time.monotonic()
+        services._dispatch(ids)
+        assert time.monotonic() - started < 0.05  # not one broker round trip
+    assert OutboxMail.objects.filter(state="pending").count() == 1  # kept for the sweep
+
+
 def test_publishing_works_again_after_the_outage(make_report, stopped_redis_url):
     """The outage test must leave the app able to publish (other tests rely on it)."""
     with broker_at(stopped_redis_url):
