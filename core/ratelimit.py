@@ -1,8 +1,9 @@
 """Rate limits on writes (report submissions, sign-ups), counted in Redis (the Django cache).
 
-Fixed windows per caller: the address the request came from, and the account when signed in.
-Exceeding one gives a 429 with ``Retry-After``; nothing is stored. Counting happens before any
-work, so a flood costs one cache round trip per request.
+A sliding window per caller (the address the request came from, and the account when signed
+in), estimated from the counts of the current and the previous fixed window. Exceeding it gives
+a 429 with ``Retry-After``; nothing is stored. Counting happens before any work, so a flood
+costs a few cache round trips per request and no database query.
 """
 
 from __future__ import annotations
@@ -79,7 +80,16 @@ def check(request, scope: str) -> Refusal | None:
         for limit in limits:
             wait = _hit(f"{scope}:{kind}:{who}", Limit(*limit))
             if wait is not None:
-                minutes = "une minute" if limit[1] <= 60 else f"{limit[1] // 60} minutes"
+                seconds = limit[1]
+                minutes = (
+                    f"{seconds} secondes"
+                    if seconds < 60
+                    else "une minute"
+                    if seconds == 60
+                    else "une heure"
+                    if seconds == 3600
+                    else f"{seconds // 60} minutes"
+                )
                 return Refusal(
                     retry_after=max(wait, 1),
                     message=(

@@ -56,7 +56,7 @@ class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
     ]
     search_fields = ["reference", "description", "equipment_label", "address_label"]
     date_hierarchy = "created_at"
-    list_select_related = ["category", "service", "commune"]
+    list_select_related = ["category", "service__organisation", "commune"]  # Service.__str__
     fields = [
         "reference",
         "status",

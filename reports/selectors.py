@@ -129,7 +129,7 @@ def reports_of(user: Any, *, limit: int = 200) -> list[Report]:
         Report.objects.filter(author=user)
         .select_related("category", "service__organisation", "commune", "author")
         .defer("commune__geom")
-        .prefetch_related("events")
+        .prefetch_related("events", "photos")
         .order_by("-created_at")[:limit]
     )
 

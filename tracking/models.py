@@ -268,4 +268,19 @@ class BannedEmail(models.Model):
         return self.pattern
 
     def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+        from django.core.validators import validate_email
+
         self.pattern = self.pattern.strip().lower()
+        if "*" in self.pattern:
+            raise ValidationError(
+                {"pattern": _("Pas de joker : « @domaine.fr » bannit tout le domaine.")}
+            )
+        # an address, or "@" and a domain: what email_is_banned compares; anything else would
+        # be accepted and never match
+        try:
+            validate_email(f"x{self.pattern}" if self.pattern.startswith("@") else self.pattern)
+        except ValidationError:
+            raise ValidationError(
+                {"pattern": _("Une adresse (nom@domaine.fr) ou « @ » suivi d'un domaine.")}
+            ) from None

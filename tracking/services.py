@@ -34,8 +34,8 @@ from .models import (
 
 REFERENCE_PREFIX = {Kind.REPORT: "S", Kind.PROCEDURE: "D"}
 
-# Which status an agent may set from which (the "transferred to another body" and "duplicate"
-# statuses have their own services: they carry a target).
+# Which status an agent may set from which ("duplicate" has its own service, the merge: it
+# carries the report kept).
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.RECEIVED: frozenset(
         {Status.PLANNED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED, Status.TRANSFERRED_OUT}
@@ -200,7 +200,7 @@ def routing_record(
         request=request,
         type=event_type,
         actor=actor,
-        actor_label=actor_label(actor, request) if actor else "Portail",
+        actor_label=actor_label(actor, request),
         is_public=event_type != Event.Type.EDITED,
         service_before=service_before,
         service_after_id=decision.service_id,

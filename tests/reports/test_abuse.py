@@ -202,3 +202,17 @@ def test_a_burst_across_a_window_boundary_is_still_counted(rf, monkeypatch, sett
     assert [ratelimit.check(request, "report") for _ in range(5)] == [None] * 5
     refusal = ratelimit.check(request, "report")
     assert refusal is not None and 1 <= refusal.retry_after <= 60
+
+
+@pytest.mark.parametrize("pattern", ["spam.example", "*@spam.example", "@", "a b@x.fr"])
+def test_a_banned_pattern_that_would_never_match_is_refused(db, pattern):
+    entry = BannedEmail(pattern=pattern, reason="Robot")
+    with pytest.raises(ValidationError) as refused:
+        entry.full_clean()
+    assert "pattern" in refused.value.message_dict
+
+
+def test_a_banned_pattern_is_kept_lower_case(db):
+    entry = BannedEmail(pattern=" @Spam.Example ", reason="Robot")
+    entry.full_clean()
+    assert entry.pattern == "@spam.example"

@@ -10,6 +10,7 @@ from django.test import Client
 
 from notifications.models import OutboxMail
 from reports.models import Report
+from tests.images import checked_jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +145,18 @@ def test_my_reports_lists_a_citizens_own_reports_only(client, demo):
     listed = client.get(f"{URL}mine/").json()
     assert [r["reference"] for r in listed["results"]] == [mine["reference"]]
     assert Client().get(f"{URL}mine/").status_code in (401, 403)
+
+
+def test_my_reports_costs_the_same_queries_for_one_report_or_many(
+    client, demo, make_report, django_assert_max_num_queries
+):
+    """Photos and timelines are prefetched: no query per report."""
+    client.force_login(demo.citizen)
+    for _ in range(6):
+        make_report("nid-de-poule", author=demo.citizen, photos=[checked_jpeg()])
+    with django_assert_max_num_queries(8):
+        listed = client.get(f"{URL}mine/").json()
+    assert listed["count"] == 6 and all(r["photos"] for r in listed["results"])
 
 
 @pytest.mark.django_db(transaction=True)
