@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.permissions import layers_filter_for, stats_scope
+from core.db import bound_cursor
 from tracking.filters import RequestFilters, day_start
 from tracking.models import OPEN_STATUSES, Channel, CitizenRequest, Status
 
@@ -547,7 +548,9 @@ def heatmap(
         compare=compare,
         equipment_layers=equipment_layers,
     )
-    with connection.cursor() as cursor:
+    # Bound on the server and prepared once per pooled connection (core.db): a map pans and
+    # zooms through the same statement with new values.
+    with bound_cursor() as cursor:
         cursor.execute(sql, params)
         total, cells, suppressed, features = cursor.fetchone()
     return Heatmap(

@@ -125,6 +125,9 @@ DATABASES["default"]["OPTIONS"] = {
         "timeout": env_int("DB_POOL_TIMEOUT", 10),
     },
     "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5),
+    # Django's own cursors bind on the client and never prepare; core.db.bound_cursor() binds
+    # on the server, and psycopg prepares a statement after this many runs on a connection.
+    "prepare_threshold": 5,
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

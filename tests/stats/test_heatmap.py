@@ -288,3 +288,21 @@ def test_equipment_of_an_internal_layer_is_counted_for_staff_only(client, spots,
     client.force_login(demo.agent)
     props = [f["properties"] for f in client.get(URL, params).json()["features"]]
     assert {"count": 6, "equipment": 1, "perEquipment": 6.0} in props
+
+
+def test_the_heatmap_statement_is_prepared_and_answers_the_same(
+    client, spots, django_assert_max_num_queries
+):
+    """Bound on the server (core.db): after psycopg's threshold the statement is prepared on
+    the connection, and the prepared runs answer exactly what the first ones did."""
+    first = client.get(URL, {"bbox": CAHC, "zoom": 14}).content
+    for _ in range(6):
+        with django_assert_max_num_queries(1):  # one statement, nothing per cell
+            response = client.get(URL, {"bbox": CAHC, "zoom": 14})
+        assert response.content == first
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%FROM stats_heatcell h%"],
+        )
+        assert cursor.fetchone()[0] == 1
