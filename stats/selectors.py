@@ -624,13 +624,27 @@ COMMUNE_COUNTS_FROM_REQUESTS = (
 """
 )
 COMMUNE_RATES = """
-SELECT t.insee, t.name, t.population, COALESCE(c.n, 0), COALESCE(c.prev, 0),
+SELECT t.insee, t.name, t.population, COALESCE(c.n, 0), COALESCE(c.prev, 0), {equipment},
        ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(t.geom, 15), 4326), 5)
 FROM territory_commune t
-LEFT JOIN ({counts}) c ON c.commune_id = t.id
+LEFT JOIN ({counts}) c ON c.commune_id = t.id{equipment_join}
 WHERE t.epci_id IS NOT NULL
 ORDER BY t.name
 """
+# Equipment of the problem's layers per commune (lines and areas by a point on them, as the
+# heatmap's cells count them), through the communes' subdivided pieces.
+COMMUNE_EQUIPMENT = """
+LEFT JOIN (
+    SELECT part.commune_id, count(*)::int AS e
+    FROM (SELECT CASE WHEN GeometryType(f.geom) = 'POINT' THEN f.geom
+                      ELSE ST_PointOnSurface(f.geom) END AS p
+          FROM gis_layers_feature f WHERE f.layer_id = ANY(%(layers)s)) q
+    CROSS JOIN LATERAL (
+        SELECT tp.commune_id FROM territory_communepart tp
+        WHERE ST_Intersects(tp.geom, q.p) LIMIT 1
+    ) part
+    GROUP BY part.commune_id
+) e ON e.commune_id = t.id"""
 
 
 @dataclass(frozen=True)
@@ -642,6 +656,8 @@ class CommuneRate:
     previous: int | None
     per_1000: float | None
     geometry: str  # GeoJSON, WGS 84
+    equipment: int | None = None  # of the problem's layers, when asked
+    per_equipment: float | None = None
 
     @property
     def change(self) -> int | None:
@@ -662,11 +678,14 @@ def commune_rates(
     audience: Audience,
     category_ids=(),
     compare: tuple[dt.date, dt.date] | None = None,
+    equipment_layers: tuple[int, ...] = (),
 ) -> list[CommuneRate]:
     """Requests per commune of the territory and per 1,000 inhabitants (municipal population),
     over exactly the filters' period (and the compared one); a count under k (but not 0) is
     withheld with its rate. From the monthly counts when they answer (whole months, services
-    and scope only), otherwise from the requests."""
+    and scope only), otherwise from the requests. ``equipment_layers`` (see
+    ``equipment_layers()``) adds each commune's equipment of those layers and the requests per
+    equipment: the table beside the per-equipment heatmap."""
     by_months = (
         not (category_ids or filters.statuses or filters.channels or filters.communes)
         and _whole_months(filters.since, filters.until)
@@ -674,18 +693,30 @@ def commune_rates(
         and (audience.organisations is None or bool(audience.organisations))
     )
     params = _params(filters, audience, category_ids, compare, whole_months=by_months)
-    counts = COMMUNE_COUNTS_FROM_MONTHS if by_months else COMMUNE_COUNTS_FROM_REQUESTS
+    params["layers"] = list(equipment_layers)
+    sql = (
+        COMMUNE_RATES.replace(
+            "{counts}", COMMUNE_COUNTS_FROM_MONTHS if by_months else COMMUNE_COUNTS_FROM_REQUESTS
+        )
+        .replace("{equipment}", "COALESCE(e.e, 0)" if equipment_layers else "NULL::int")
+        .replace("{equipment_join}", COMMUNE_EQUIPMENT if equipment_layers else "")
+    )
     with connection.cursor() as cursor:
-        cursor.execute(COMMUNE_RATES.replace("{counts}", counts), params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
 
     def shown(n: int) -> int | None:
         return None if 0 < n < audience.k else n
 
     out = []
-    for insee, name, population, n, prev, geometry in rows:
+    for insee, name, population, n, prev, equipment, geometry in rows:
         count = shown(n)
         rate = round(1000 * n / population, 2) if population and count is not None else None
         previous = shown(prev) if compare else None
-        out.append(CommuneRate(insee, name, population, count, previous, rate, geometry))
+        per_equipment = round(n / equipment, 3) if equipment and count is not None else None
+        out.append(
+            CommuneRate(
+                insee, name, population, count, previous, rate, geometry, equipment, per_equipment
+            )
+        )
     return out

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
 from core.maps import map_config
+from gis_layers.models import Layer
 from routing.models import Category
 from tracking.filters import RequestFilters, compare_from, error_text, filters_from
 from tracking.filters import category_ids as category_ids_of
@@ -127,11 +128,11 @@ def _heat_options(user, params, filters: RequestFilters, category_ids) -> tuple[
     """The heatmap's view and second period from the dashboard's form, and an error (the
     view falls back to plain counts, the table still shows them)."""
     mode = params.get("heat", "")
-    options = {"mode": mode if mode in dict(HEAT_MODES) else "", "compare": None}
+    options = {"mode": mode if mode in dict(HEAT_MODES) else "", "compare": None, "layers": ()}
     try:
         options["compare"] = compare_from(params)
         if options["mode"] == "equipment":
-            selectors.equipment_layers(user, category_ids)
+            options["layers"] = selectors.equipment_layers(user, category_ids)
     except ValidationError as exc:
         if "normalise" in exc.message_dict:
             options["mode"] = ""
@@ -194,6 +195,12 @@ def dashboard(request):
             audience=selectors.Audience(organisations, 1, public=False),
             category_ids=category_ids,
             compare=heat["compare"],
+            equipment_layers=heat["layers"],
+        ),
+        "equipment_layer_names": list(
+            Layer.objects.filter(pk__in=heat["layers"])
+            .order_by("name")
+            .values_list("name", flat=True)
         ),
         "map_config": map_config(),
         "assumptions": {

@@ -306,3 +306,46 @@ def test_the_heatmap_statement_is_prepared_and_answers_the_same(
             ["%FROM stats_heatcell h%"],
         )
         assert cursor.fetchone()[0] == 1
+
+
+def test_the_per_equipment_view_has_its_table_by_commune(client, spots, demo, categories):
+    """The non-map path of "requests per equipment": per commune, the equipment of the
+    problem's layers and the requests per equipment (9 signs reported in Libercourt on its 4
+    signs: 2.25; Oignies has 2 signs and no report: 0)."""
+    import re
+
+    from gis_layers.models import Layer
+    from gis_layers.services import layer_replace_features
+
+    signs = Layer.objects.create(
+        slug="panneaux-c",
+        name="Panneaux",
+        owner_organisation=demo.libercourt,
+        geometry_type="Point",
+    )
+    places = [Point(3.0105 + i * 0.0001, 50.4804, srid=4326) for i in range(4)]
+    places += [Point(2.99389 + i * 0.0001, 50.46414, srid=4326) for i in range(2)]  # Oignies
+    layer_replace_features(
+        layer=signs,
+        rows=[(i, bytes(p.wkb), {"ref": f"P{i}"}) for i, p in enumerate(places)],
+        source_srid=4326,
+        ref_field="ref",
+    )
+    categories["signalisation"].layers.add(signs)
+    client.force_login(demo.superuser)
+    html = client.get(
+        "/statistiques/", {"category": "signalisation", "heat": "equipment", "since": ""}
+    ).content.decode()
+    assert "Demandes par équipement</th>" in html and "(Panneaux)" in html
+
+    def row(name):
+        match = re.search(rf'<th scope="row">{name}</th>(.*?)</tr>', html)
+        return re.findall(r"<td>(.*?)</td>", match.group(1))
+
+    # population, requests, per 1,000, equipment, per equipment (French decimals)
+    assert row("Libercourt")[1:2] + row("Libercourt")[3:] == ["9", "4", "2,25"]
+    assert row("Oignies")[1:] == ["0", "0,0", "2", "0,0"]
+    assert row("Carvin")[3:] == ["0", "—"]  # no sign there: no ratio
+    # without the view, no equipment column
+    plain = client.get("/statistiques/", {"category": "signalisation", "since": ""})
+    assert "Demandes par équipement</th>" not in plain.content.decode()
