@@ -318,6 +318,9 @@ def request_set_status(
 @transaction.atomic
 def request_reply(request: CitizenRequest, *, actor: Any, message: str) -> Event:
     """A public answer to the citizen, shown on the request's page and mailed."""
+    # Locked and read again, as transfers and statuses are: the right to answer is judged on
+    # the request's current service, not on a copy loaded before a transfer.
+    request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
     _check(actor, request)
     message = (message or "").strip()
     if not message:
@@ -345,6 +348,7 @@ def request_reply(request: CitizenRequest, *, actor: Any, message: str) -> Event
 @transaction.atomic
 def request_add_note(request: CitizenRequest, *, actor: Any, note: str) -> Event:
     """An internal note, for agents only."""
+    request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
     _check(actor, request)
     note = (note or "").strip()
     if not note:

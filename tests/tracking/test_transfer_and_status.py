@@ -187,3 +187,20 @@ def test_statuses_follow_their_transitions_and_tell_the_citizen(make_report, dem
     assert mails("status") == ["habitant@example.org", "habitant@example.org"]
     with pytest.raises(PermissionDenied):
         services.request_set_status(report, status="in_progress", actor=demo.citizen)
+
+
+def test_answers_and_notes_are_judged_on_the_current_service(make_report, demo):
+    """An agent's page loaded before a transfer: once the request has left their service,
+    neither a reply nor a note goes through (the request is read again, locked)."""
+    report = make_report("nid-de-poule")  # Libercourt roads
+    stale = type(report).objects.get(pk=report.pk)
+    services.request_transfer(
+        report, to_service=demo.dechets, reason="Dépôt sauvage.", actor=demo.agent
+    )
+    with pytest.raises(PermissionDenied):
+        services.request_reply(stale, actor=demo.agent, message="Nous passons demain.")
+    with pytest.raises(PermissionDenied):
+        services.request_add_note(stale, actor=demo.agent, note="Équipe prévenue.")
+    assert not report.events.filter(type__in=[Event.Type.REPLY, Event.Type.NOTE]).exists()
+    event = services.request_reply(stale, actor=demo.cahc_agent, message="Collecte prévue.")
+    assert event.request_id == report.pk
