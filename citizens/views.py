@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -18,27 +19,30 @@ def signup(request):
     if request.user.is_authenticated:
         return redirect("citizens:my-requests")
     form = SignupForm(request.POST or None)
-    if request.method == "POST":
-        refusal = ratelimit.check(request, "signup")
-        if refusal is not None:
-            form.is_valid()
-            form.add_error(None, refusal.message)
-            response = render(request, "citizens/signup.html", {"form": form}, status=429)
-            response["Retry-After"] = str(refusal.retry_after)
-            return response
-    if request.method == "POST" and form.is_valid():
+    refusal = ratelimit.check(request, "attempt") if request.method == "POST" else None
+    if refusal is None and request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        # Counted once the account (and its verification mail) is stored: a mistyped password
+        # does not use up the sign-ups; one too many is rolled back, its mail with it.
         try:
-            services.signup(
-                email=data["email"],
-                password=data["password1"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-            )
+            with transaction.atomic():
+                services.signup(
+                    email=data["email"],
+                    password=data["password1"],
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                )
+                ratelimit.count(request, "signup")
         except ValidationError as exc:
             form.add_error("password1", exc.messages)
+        except ratelimit.TooMany as exc:
+            refusal = exc.refusal
         else:
             return render(request, "citizens/signup_sent.html", {"email": data["email"]})
+    if refusal is not None:
+        form.is_valid()
+        form.add_error(None, refusal.message)
+        return ratelimit.refused(render(request, "citizens/signup.html", {"form": form}), refusal)
     return render(request, "citizens/signup.html", {"form": form})
 
 

@@ -1,9 +1,16 @@
-"""Rate limits on writes (report submissions, sign-ups), counted in Redis (the Django cache).
+"""Rate limits on writes (report submissions, "me too", sign-ups), counted in Redis (the
+Django cache).
 
 A sliding window per caller (the address the request came from, and the account when signed
-in), estimated from the counts of the current and the previous fixed window. Exceeding it gives
-a 429 with ``Retry-After``; nothing is stored. Counting happens before any work, so a flood
-costs a few cache round trips per request and no database query.
+in), estimated from the counts of the current and the previous fixed window. Two tiers:
+
+- ``"attempt"``: every write attempt, and reading a photo's position, counted *before any work*
+  (a photo is decoded, a form validated): a flood costs a few cache round trips per request;
+- ``"report"``, ``"signup"``: what is actually stored, counted with ``count()`` *after* the
+  write inside its transaction, which is undone when over the limit. A citizen correcting a
+  form does not use up their submissions.
+
+Exceeding either gives a 429 with ``Retry-After`` (``refused()``); nothing is stored.
 """
 
 from __future__ import annotations
@@ -98,3 +105,26 @@ def check(request, scope: str) -> Refusal | None:
                     ),
                 )
     return None
+
+
+class TooMany(Exception):
+    """Raised by count(): the write just made in this transaction is one too many."""
+
+    def __init__(self, refusal: Refusal):
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def count(request, scope: str) -> None:
+    """check(), raising TooMany: called after a write inside ``transaction.atomic()``, so that
+    only what is stored is counted and a write over the limit is rolled back."""
+    refusal = check(request, scope)
+    if refusal is not None:
+        raise TooMany(refusal)
+
+
+def refused(response, refusal: Refusal):
+    """The response as a 429 with its Retry-After."""
+    response.status_code = 429
+    response["Retry-After"] = str(refusal.retry_after)
+    return response

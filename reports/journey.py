@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,6 +32,9 @@ from tracking.models import Channel
 from . import selectors, services
 from .forms import ReportForm, add_service_errors
 from .photos import photo_check, photos_check
+
+# Actions that store something or decode a photo: counted as attempts before any work.
+WRITE_ACTIONS = ("metoo", "submit", "photo")
 
 
 @dataclass
@@ -141,7 +145,9 @@ def report_new(request: HttpRequest) -> HttpResponse:
         .filter(slug=data.get("category", ""), is_active=True)
         .first()
     )
-    place = _place(data, category, action, request.FILES)
+    # Before any work (a photo decoded, a form checked): a flood stops here.
+    refusal = ratelimit.check(request, "attempt") if action in WRITE_ACTIONS else None
+    place = _place(data, category, "" if refusal else action, request.FILES)
     posted = None
     if request.method == "POST":
         # The place found at this step (an address picked, a plate) goes back into the form.
@@ -164,20 +170,15 @@ def report_new(request: HttpRequest) -> HttpResponse:
         address_hits=place.address_hits,
         equipment_hits=place.equipment_hits,
     )
-    if action in ("metoo", "submit"):
-        refusal = ratelimit.check(request, "report")
-        if refusal is not None:
-            form.is_valid()
-            form.add_error(None, refusal.message)
-            response = render(
-                request, "reports/new.html", _context(form, category, place), status=429
-            )
-            response["Retry-After"] = str(refusal.retry_after)
-            return response
+    if refusal is not None:
+        return _too_many(request, form, category, place, refusal)
     if action == "metoo":
         return _me_too(request, form, category, place)
     if action == "submit":
-        report = _submit(request, form, category, place)
+        try:
+            report = _submit(request, form, category, place)
+        except ratelimit.TooMany as exc:
+            return _too_many(request, form, category, place, exc.refusal)
         if report is not None:
             messages.success(
                 request,
@@ -190,6 +191,15 @@ def report_new(request: HttpRequest) -> HttpResponse:
             detail = reverse("reports:detail", args=[report.reference])
             return redirect(f"{detail}?cle={report.access_key}")
     return render(request, "reports/new.html", _context(form, category, place))
+
+
+def _too_many(request, form: ReportForm, category, place: Place, refusal) -> HttpResponse:
+    """The same page, what was typed kept, the reason above the form."""
+    form.is_valid()
+    form.add_error(None, refusal.message)
+    return ratelimit.refused(
+        render(request, "reports/new.html", _context(form, category, place)), refusal
+    )
 
 
 def _context(form: ReportForm, category: Category | None, place: Place) -> dict:
@@ -225,22 +235,26 @@ def _submit(request, form: ReportForm, category: Category | None, place: Place):
         form.add_error("photos", exc.messages)
         return None
     user = request.user if request.user.is_authenticated else None
+    # Counted once stored; one too many is rolled back (TooMany, caught by the view).
     try:
-        return services.report_create(
-            category=category,
-            location=location,
-            description=data["description"],
-            channel=Channel.WEB,
-            author=user,
-            contact_email=data["contact_email"],
-            contact_phone=data["contact_phone"],
-            equipment_id=equipment.id if equipment else None,
-            address_label=place.label,
-            photos=photos,
-        )
+        with transaction.atomic():
+            report = services.report_create(
+                category=category,
+                location=location,
+                description=data["description"],
+                channel=Channel.WEB,
+                author=user,
+                contact_email=data["contact_email"],
+                contact_phone=data["contact_phone"],
+                equipment_id=equipment.id if equipment else None,
+                address_label=place.label,
+                photos=photos,
+            )
+            ratelimit.count(request, "report")
     except ValidationError as exc:
         add_service_errors(form, exc)
         return None
+    return report
 
 
 def _me_too(request, form: ReportForm, category, place) -> HttpResponse:
@@ -250,12 +264,16 @@ def _me_too(request, form: ReportForm, category, place) -> HttpResponse:
     if report is None:
         return redirect(reverse("report-new"))
     try:
-        services.report_me_too(report, email=email, user=user)
+        with transaction.atomic():
+            services.report_me_too(report, email=email, user=user)
+            ratelimit.count(request, "report")  # a follower stored counts as a submission
     except ValidationError as exc:
         # the same page, what was typed kept, the reason on the address field
         form.is_valid()
         add_service_errors(form, exc)
         return render(request, "reports/new.html", _context(form, category, place), status=400)
+    except ratelimit.TooMany as exc:
+        return _too_many(request, form, category, place, exc.refusal)
     messages.success(
         request,
         _("C'est noté : vous serez informé de chaque étape du signalement %(ref)s.")

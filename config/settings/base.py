@@ -337,6 +337,9 @@ def _limits(raw: str) -> list[tuple[int, int]]:
 
 
 GRC_RATE_LIMITS = {
+    # every write attempt and photo read, before any work (core.ratelimit)
+    "attempt": _limits(env_str("RATE_LIMIT_ATTEMPT", "20/60,200/3600")),
+    # what is stored: reports and "me too", accounts
     "report": _limits(env_str("RATE_LIMIT_REPORT", "5/60,30/3600")),
     "signup": _limits(env_str("RATE_LIMIT_SIGNUP", "5/3600")),
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -50,6 +51,10 @@ def _refusal(exc: DjangoValidationError) -> Response:
     return Response({"errors": errors}, status=422)
 
 
+def _too_many(refusal: ratelimit.Refusal) -> Response:
+    return ratelimit.refused(Response({"errors": {"non_field_errors": [refusal.message]}}), refusal)
+
+
 @extend_schema(
     summary="Create a report",
     description="Stores the report, routes it to the service in charge and queues the "
@@ -77,11 +82,9 @@ def report_create(request) -> Response:
     if too_big is not None:
         return too_big
     if not idempotency.is_replay(request, request.user):
-        refusal = ratelimit.check(request, "report")
+        refusal = ratelimit.check(request, "attempt")  # before any work (photos are decoded)
         if refusal is not None:
-            response = Response({"errors": {"non_field_errors": [refusal.message]}}, status=429)
-            response["Retry-After"] = str(refusal.retry_after)
-            return response
+            return _too_many(refusal)
     serializer = ReportCreateSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
@@ -94,23 +97,28 @@ def report_create(request) -> Response:
         return _refusal(DjangoValidationError({"photos": exc.messages}))
 
     def write() -> Response:
+        # Counted once stored (replays never get here); one too many is rolled back.
         try:
-            report = services.report_create(
-                category=data["category"],
-                location=Point(data["lon"], data["lat"], srid=4326),
-                description=data["description"],
-                channel=Channel.API,
-                author=user,
-                contact_email=data.get("contact_email", ""),
-                contact_phone=data.get("contact_phone", ""),
-                contact_name=data.get("contact_name", ""),
-                equipment_id=data.get("equipment"),
-                address_label=data.get("address_label", ""),
-                answers=data.get("answers") or {},
-                photos=photos,
-            )
+            with transaction.atomic():
+                report = services.report_create(
+                    category=data["category"],
+                    location=Point(data["lon"], data["lat"], srid=4326),
+                    description=data["description"],
+                    channel=Channel.API,
+                    author=user,
+                    contact_email=data.get("contact_email", ""),
+                    contact_phone=data.get("contact_phone", ""),
+                    contact_name=data.get("contact_name", ""),
+                    equipment_id=data.get("equipment"),
+                    address_label=data.get("address_label", ""),
+                    answers=data.get("answers") or {},
+                    photos=photos,
+                )
+                ratelimit.count(request, "report")
         except DjangoValidationError as exc:
             return _refusal(exc)
+        except ratelimit.TooMany as exc:
+            return _too_many(exc.refusal)
         report = selectors.report_by_reference(report.reference)
         body = {
             **report_public(report, report.events.all()),

@@ -76,6 +76,66 @@ def test_the_form_refuses_too_many_with_a_message(client, demo):
     assert Report.objects.count() == 5
 
 
+def test_form_mistakes_do_not_use_up_the_submissions(client, demo):
+    """Six sends refused for a missing box, then five reports: the limit counts what is
+    stored, not the attempts (those have their own, larger limit)."""
+    form = dict(
+        BODY, action="submit", lon="3.01054", lat="50.480422", contact_email="a@example.org"
+    )
+    for _ in range(6):
+        assert client.post("/signaler/", form).status_code == 200  # the privacy box unticked
+    form["privacy"] = "on"
+    assert [client.post("/signaler/", form).status_code for _ in range(5)] == [302] * 5
+    refused = client.post("/signaler/", form)
+    assert refused.status_code == 429 and "au plus 5 en une minute" in html.unescape(
+        refused.content.decode()
+    )
+    assert Report.objects.count() == 5
+    # no acknowledgement for the one rolled back
+    assert OutboxMail.objects.filter(topic="acknowledgement").count() == 5
+
+
+def test_attempts_are_limited_before_any_work(client, demo, settings):
+    """Reading photos' positions (a decode each) and failed sends count as attempts: past the
+    limit the photo is not even read."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.images import exif_with_gps, jpeg
+
+    settings.GRC_RATE_LIMITS = {**settings.GRC_RATE_LIMITS, "attempt": [(3, 60)]}
+
+    def read_photo():
+        photo = SimpleUploadedFile(
+            "p.jpg", jpeg(exif=exif_with_gps(3.01054, 50.480422)), content_type="image/jpeg"
+        )
+        return client.post(
+            "/signaler/", {"category": "signalisation", "action": "photo", "place_photo": photo}
+        )
+
+    assert [read_photo().status_code for _ in range(3)] == [200] * 3
+    refused = read_photo()
+    page = html.unescape(refused.content.decode())
+    assert refused.status_code == 429 and "Trop d'envois" in page
+    assert 'id="photo-position"' not in page  # not read
+    assert post(client).status_code == 429  # the API shares the caller's attempts
+
+
+def test_a_me_too_counts_once_stored(client, demo, make_report, settings):
+    settings.GRC_RATE_LIMITS = {**settings.GRC_RATE_LIMITS, "report": [(2, 60)]}
+    report = make_report("signalisation")
+    form = {"category": "signalisation", "metoo": report.reference}
+    bad = client.post("/signaler/", {**form, "contact_email": "pas-une-adresse"})
+    assert bad.status_code == 400  # refused by the service: not counted
+    for n in range(2):
+        assert (
+            client.post("/signaler/", {**form, "contact_email": f"v{n}@example.org"}).status_code
+            == 302
+        )
+    refused = client.post("/signaler/", {**form, "contact_email": "v9@example.org"})
+    assert refused.status_code == 429
+    assert not Follower.objects.filter(request=report, email="v9@example.org").exists()
+
+
 def test_sign_ups_are_limited_too(client, db):
     for n in range(5):
         client.post(
@@ -216,3 +276,23 @@ def test_a_banned_pattern_is_kept_lower_case(db):
     entry = BannedEmail(pattern=" @Spam.Example ", reason="Robot")
     entry.full_clean()
     assert entry.pattern == "@spam.example"
+
+
+def test_a_mistyped_sign_up_does_not_count(client, db):
+    for n in range(3):
+        client.post(
+            "/compte/inscription/",
+            {"email": f"m{n}@example.org", "password1": "Tilleuls-du-62820", "password2": "x"},
+        )
+    for n in range(5):
+        ok = client.post(
+            "/compte/inscription/",
+            {
+                "email": f"w{n}@example.org",
+                "password1": "Tilleuls-du-62820",
+                "password2": "Tilleuls-du-62820",
+            },
+        )
+        assert ok.status_code == 200 and "Trop d'envois" not in html.unescape(ok.content.decode())
+    assert User.objects.filter(email__startswith="w").count() == 5
+    assert not User.objects.filter(email__startswith="m").exists()
