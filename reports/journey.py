@@ -137,9 +137,24 @@ def _place(data, category: Category | None, action: str, files=None) -> Place:
     return place
 
 
+def _enter_action(data) -> str:
+    """Enter pressed in a text field (the form's first button, hidden): the lookup whose field
+    was typed in since the last one, the address first; otherwise the page again. Never the
+    send: a report goes only with its own button."""
+    query = data.get("address_query", "").strip()
+    if query and query != data.get("searched", "").strip():
+        return "search"
+    ref = data.get("equipment_ref", "").strip()
+    if ref and ref != data.get("found_ref", "").strip():
+        return "find"
+    return ""
+
+
 def report_new(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     action = request.POST.get("action") or ("metoo" if "metoo" in request.POST else "")
+    if action == "enter":
+        action = _enter_action(data)
     category = (
         Category.objects.select_related("domain")
         .filter(slug=data.get("category", ""), is_active=True)
@@ -190,7 +205,15 @@ def report_new(request: HttpRequest) -> HttpResponse:
             )
             detail = reverse("reports:detail", args=[report.reference])
             return redirect(f"{detail}?cle={report.access_key}")
-    return render(request, "reports/new.html", _context(form, category, place))
+    context = _context(form, category, place)
+    # what the last lookups were made with, so that Enter looks up only what changed
+    context["searched"] = (
+        data.get("address_query", "") if action == "search" else data.get("searched", "")
+    ).strip()
+    context["found_ref"] = (
+        data.get("equipment_ref", "") if action == "find" else data.get("found_ref", "")
+    ).strip()
+    return render(request, "reports/new.html", context)
 
 
 def _too_many(request, form: ReportForm, category, place: Place, refusal) -> HttpResponse:

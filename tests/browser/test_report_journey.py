@@ -75,9 +75,8 @@ def test_the_same_by_keyboard_through_the_address_search(page, town):
         page.keyboard.press("Enter")  # "Continuer"
     page.locator("#id_address_query").focus()
     page.keyboard.type("3 rue jean jaures")
-    page.keyboard.press("Tab")
     with page.expect_navigation():
-        page.keyboard.press("Enter")  # "Chercher l'adresse"
+        page.keyboard.press("Enter")  # in the field: searches (the form's hidden first button)
     first = page.locator("#address-1")
     assert "3 Rue Jean-Jaurès" in page.locator("label[for=address-1]").inner_text()
     first.focus()

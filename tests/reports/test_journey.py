@@ -76,6 +76,45 @@ def test_a_streetlight_reported_through_the_address_search(client, town):
     assert "est bien reçu" in page and "camille@example.org" in page
 
 
+def test_enter_in_a_text_field_looks_up_what_was_typed_and_never_sends(client, town):
+    """Without JavaScript, Enter presses the form's first (hidden) button: it searches the
+    address typed, then finds the plate typed, and otherwise shows the page again."""
+    base = {
+        "category": "lampadaire-eteint",
+        "action": "enter",
+        "description": "Éteint depuis hier.",
+        "contact_email": "camille@example.org",
+        "privacy": "on",
+    }
+    found = step(client, **base, address_query="3 rue jean jaures").content.decode()
+    assert 'id="address-1"' in found  # searched, as the "Chercher l'adresse" button does
+    searched = re.search(r'name="searched" value="([^"]*)"', found).group(1)
+    assert searched == "3 rue jean jaures"
+    # the address already searched, a plate typed: Enter finds the plate
+    placed = step(
+        client,
+        **base,
+        address_query="3 rue jean jaures",
+        searched=searched,
+        equipment_ref="EP-0042",
+    ).content.decode()
+    assert 'id="who-handles"' in placed and 'id="address-1"' not in placed
+    lon = re.search(r'name="lon" value="([^"]+)"', placed).group(1)
+    lat = re.search(r'name="lat" value="([^"]+)"', placed).group(1)
+    # everything filled, nothing new typed: Enter shows the page again, nothing is sent
+    again = step(
+        client,
+        **base,
+        lon=lon,
+        lat=lat,
+        address_query="3 rue jean jaures",
+        searched=searched,
+        equipment_ref="EP-0042",
+        found_ref="EP-0042",
+    )
+    assert again.status_code == 200 and not Report.objects.exists()
+
+
 def test_the_number_on_the_equipment_places_the_report(client, town):
     placed = step(
         client, category="lampadaire-eteint", action="find", equipment_ref="ep 0042"
