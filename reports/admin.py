@@ -9,11 +9,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
 from accounts import permissions
 from core.admin import PermissionModuleAdminMixin
+from routing.questions import answers_display
 from tracking import services as tracking
 
 from . import services
@@ -66,6 +69,7 @@ class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
         "address_label",
         "equipment_label",
         "description",
+        "answers_given",
         "service",
         "organisation",
         "commune",
@@ -81,6 +85,11 @@ class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
         "timeline",
     ]
     readonly_fields = [f for f in fields if f not in ("category", "location")]
+
+    @admin.display(description=_("Réponses aux questions"))
+    def answers_given(self, obj: Report):
+        pairs = answers_display(obj.category.extra_questions, obj.answers)
+        return format_html_join(mark_safe("<br>"), "{} : {}", pairs) or "—"
 
     @admin.display(description=_("Historique et aiguillage"))
     def timeline(self, obj: Report):

@@ -41,6 +41,12 @@ TEXTS = {
     "fuite-eau": "De l'eau coule sur la chaussée depuis ce matin.",
     "avaloir-bouche": "L'avaloir est bouché, grosse flaque à chaque pluie.",
 }
+# Answers to the categories' extra questions (fixtures/category_questions.json).
+ANSWERS = {
+    "depot-sauvage": {"volume": "Plusieurs meubles ou gravats", "dangerous": False},
+    "arbre-dangereux": {"blocking": True},
+    "lampadaire-eteint": {"how_many": "Un seul"},
+}
 PLAN = (
     ["received"] * 10 + ["planned"] * 6 + ["in_progress"] * 6 + ["resolved"] * 12 + ["closed"] * 2
 )
@@ -77,6 +83,7 @@ def demo_reports_load() -> int:
             description=TEXTS[slug],
             contact_email=f"habitant{n:02d}@{DEMO_DOMAIN}",
             address_label=address.label,
+            answers=ANSWERS.get(slug),
             photos=[_photo()] if categories[slug].photo_required else [],
         )
         agent = _agent_for(report)

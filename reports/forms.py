@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from organisations.models import Service
+from routing.questions import TEXT_MAX
 from tracking.models import Status
 from tracking.services import TRANSITIONS
 
@@ -193,6 +194,24 @@ def category_choices() -> list:
     return [("", _("— Choisissez —")), *groups.items()]
 
 
+def _question_field(question: dict) -> forms.Field:
+    required, label = question["required"], question["label"]
+    if question["type"] == "text":
+        return forms.CharField(label=label, required=required, max_length=TEXT_MAX)
+    if question["type"] == "choice":
+        choices = [(c, c) for c in question["choices"]]
+    else:  # boolean
+        choices = [("oui", _("Oui")), ("non", _("Non"))]
+    return forms.TypedChoiceField(
+        label=label,
+        required=required,
+        choices=choices,
+        coerce=(lambda v: v == "oui") if question["type"] == "boolean" else str,
+        empty_value=None,
+        widget=forms.RadioSelect,
+    )
+
+
 class ReportForm(forms.Form):
     """The citizen's report, in steps that also work without JavaScript: each step button
     posts the form back (``action``) and the page shows what comes next."""
@@ -249,9 +268,13 @@ class ReportForm(forms.Form):
     # A field people do not see (hidden by CSS and from assistive technologies): bots fill it.
     website = forms.CharField(label=_("Ne pas remplir"), required=False)
 
-    def __init__(self, *args, address_hits=(), equipment_hits=(), **kwargs):
+    def __init__(self, *args, address_hits=(), equipment_hits=(), questions=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = category_choices()
+        # The category's extra questions (routing.questions), as fields q_<name>.
+        self.questions = list(questions)
+        for question in self.questions:
+            self.fields[f"q_{question['name']}"] = _question_field(question)
         self.fields["address_choice"].widget.choices = [
             (f"{h.lon}|{h.lat}|{h.label}", h.label) for h in address_hits
         ]
@@ -263,6 +286,19 @@ class ReportForm(forms.Form):
             )
             for h in equipment_hits
         ]
+
+    @property
+    def question_fields(self) -> list:
+        return [self[f"q_{q['name']}"] for q in self.questions]
+
+    def answers(self) -> dict:
+        """The answers given (cleaned), keyed by question name; unanswered ones left out."""
+        out = {}
+        for question in self.questions:
+            value = self.cleaned_data.get(f"q_{question['name']}")
+            if value not in (None, ""):
+                out[question["name"]] = value
+        return out
 
     def clean_website(self):
         if self.cleaned_data.get("website"):

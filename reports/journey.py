@@ -184,6 +184,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
         initial={"category": category.slug if category else ""},
         address_hits=place.address_hits,
         equipment_hits=place.equipment_hits,
+        questions=category.extra_questions if category else (),
     )
     if refusal is not None:
         return _too_many(request, form, category, place, refusal)
@@ -271,6 +272,7 @@ def _submit(request, form: ReportForm, category: Category | None, place: Place):
                 contact_phone=data["contact_phone"],
                 equipment_id=equipment.id if equipment else None,
                 address_label=place.label,
+                answers=form.answers(),
                 photos=photos,
             )
             ratelimit.count(request, "report")

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from accounts import permissions
 from routing.models import Category
+from routing.questions import answers_display
 from tracking.filters import RequestFilters
 from tracking.models import Event
 
@@ -26,6 +27,7 @@ class ReportView:
     may_see_private: bool  # contact details, internal notes (the handling agents, the author)
     is_handler: bool
     photos: list[dict]
+    answers: list[tuple[str, str]]  # to the category's extra questions; private like contacts
 
 
 def report_by_reference(reference: str) -> Report | None:
@@ -119,6 +121,11 @@ def report_page(report: Report, *, user: Any, access_key: str = "") -> ReportVie
         is_handler=is_handler,
         photos=photo_links(
             report, include_hidden=is_handler, access_key=access_key if may_see_private else ""
+        ),
+        answers=(
+            answers_display(report.category.extra_questions, report.answers)
+            if may_see_private
+            else []
         ),
     )
 

@@ -26,6 +26,7 @@ from core.timing import timed
 from notifications.services import mail_enqueue
 from organisations.models import Service
 from routing.models import Category
+from routing.questions import answers_clean
 from routing.selectors import RoutingDecision, route_for
 from tracking import services as tracking
 from tracking.models import Channel, Event, Kind, Status
@@ -124,8 +125,9 @@ def report_create(
 
     Refused (ValidationError, nothing stored) when the text is empty or too long, the category
     is closed, the place is outside the CAHC or handled by a body not on the portal, the
-    equipment does not fit, the category wants an identity or a photo and none is given, or
-    there are too many photos. Photos come checked and re-encoded (reports.photos.photo_check,
+    equipment does not fit, the category wants an identity or a photo and none is given, the
+    answers do not fit the category's extra questions (routing.questions), or there are too
+    many photos. Photos come checked and re-encoded (reports.photos.photo_check,
     done by the caller before the transaction: decoding is slow).
     """
     if len(photos) > settings.GRC_PHOTO_MAX_COUNT:
@@ -135,6 +137,7 @@ def report_create(
     if not category.is_active:
         raise ValidationError({"category": "Cette catégorie n'est plus proposée."})
     description = _validate_text(description)
+    answers = answers_clean(category.extra_questions, answers)
     email = author.email if author is not None else (contact_email or "").strip().lower()
     if not email and not category.allow_anonymous:
         raise ValidationError(
@@ -159,7 +162,7 @@ def report_create(
         equipment_id=equipment_id,
         equipment_label=_equipment_label(decision),
         address_label=(address_label or "").strip()[:255],
-        answers=answers or {},
+        answers=answers,
         is_hidden=held,
         moderation_pending=held,
         created_at=now,

@@ -7,11 +7,14 @@ features, category or domain, priority and validity dates.
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from gis_layers.models import Layer
 from organisations.models import Domain, Organisation, Service
 from territory.models import Commune
+
+from .questions import questions_check
 
 
 class Category(models.Model):
@@ -58,6 +61,13 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            self.extra_questions = questions_check(self.extra_questions)
+        except ValidationError as exc:
+            raise ValidationError({"extra_questions": exc.messages}) from None
 
 
 class RoutingRule(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from django.conf import settings
@@ -12,8 +13,10 @@ from gis_layers.models import Layer
 from organisations.models import Domain
 
 from .models import Category
+from .questions import questions_check
 
 CATEGORIES_CSV = Path(settings.BASE_DIR) / "fixtures" / "categories.csv"
+QUESTIONS_JSON = Path(settings.BASE_DIR) / "fixtures" / "category_questions.json"
 
 
 @transaction.atomic
@@ -28,6 +31,7 @@ def categories_load(*, path: Path = CATEGORIES_CSV) -> int:
     layers = {layer.slug: layer for layer in Layer.objects.all()}
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
+    questions = json.loads(QUESTIONS_JSON.read_text(encoding="utf-8"))
     for position, row in enumerate(rows):
         category, _ = Category.objects.update_or_create(
             slug=row["slug"],
@@ -40,6 +44,7 @@ def categories_load(*, path: Path = CATEGORIES_CSV) -> int:
                 "sla_days": int(row["sla_days"]),
                 "source_ids": row["dansmarue_ids"],
                 "public_message": row["public_message"],
+                "extra_questions": questions_check(questions.get(row["slug"], [])),
                 "position": position,
             },
         )

@@ -27,7 +27,12 @@ class ReportCreateSerializer(serializers.Serializer):
     contact_email = serializers.EmailField(required=False, allow_blank=True)
     contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=30)
     contact_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
-    answers = serializers.DictField(required=False)
+    answers = serializers.DictField(
+        required=False,
+        help_text="Answers to the category's extra questions, by question name (in multipart, "
+        "one field `answers.<name>` each): text (at most 500 characters), one of the choices, "
+        "or true/false; required ones must be there, unknown names are refused (422)",
+    )
     photos = serializers.ListField(
         child=serializers.FileField(),
         required=False,
@@ -94,6 +99,7 @@ def report_private(report) -> dict:
         "contact_name": report.contact_name,
         "contact_email": report.author.email if report.author_id else report.contact_email,
         "contact_phone": report.contact_phone,
+        "answers": report.answers,
     }
 
 
@@ -147,6 +153,9 @@ class ReportOutSerializer(serializers.Serializer):
     contact_name = serializers.CharField(required=False, help_text="Author, key holder, agents")
     contact_email = serializers.CharField(required=False, help_text="Author, key holder, agents")
     contact_phone = serializers.CharField(required=False, help_text="Author, key holder, agents")
+    answers = serializers.DictField(
+        required=False, help_text="Answers to the category's questions; author, key holder, agents"
+    )
     tracking_url = serializers.CharField(required=False, help_text="In the creation answer")
 
 
