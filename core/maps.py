@@ -1,6 +1,6 @@
 """The map configuration handed to pages: basemap (IGN, OSM or none) and the initial view."""
 
-import functools
+import threading
 
 from django.conf import settings
 
@@ -36,16 +36,26 @@ def map_config() -> dict:
     }
 
 
-@functools.lru_cache(maxsize=16)
+# GDAL's coordinate transformations must not be shared between threads (a Celery worker with
+# threads, runserver, a threaded gunicorn): each thread keeps its own.
+_transforms = threading.local()
+
+
 def _coord_transform(source: int, target: int):
     from django.contrib.gis.gdal import CoordTransform, SpatialReference
 
-    return CoordTransform(SpatialReference(source), SpatialReference(target))
+    cache = getattr(_transforms, "by_pair", None)
+    if cache is None:
+        cache = _transforms.by_pair = {}
+    key = (source, target)
+    if key not in cache:
+        cache[key] = CoordTransform(SpatialReference(source), SpatialReference(target))
+    return cache[key]
 
 
 def reproject(geometry, srid: int):
     """A copy of ``geometry`` in ``srid``. The PROJ transformation is built once per pair of
-    SRIDs and kept: building it costs about 2 ms, applying it microseconds."""
+    SRIDs and per thread, and kept: building it costs about 2 ms, applying it microseconds."""
     if geometry.srid == srid:
         return geometry.clone()
     return geometry.transform(_coord_transform(geometry.srid, srid), clone=True)

@@ -183,3 +183,12 @@ def test_both_sources_agree_for_a_service_and_whole_months(known, demo):
         dashboard(None, filters=cut, source="counts")
     scoped = dashboard(frozenset({demo.libercourt.pk}), filters=RequestFilters())
     assert scoped.source == "counts" and scoped.total == 3
+
+
+def test_a_time_zone_other_than_the_aggregates_one_is_a_system_error(settings):
+    from stats.checks import aggregates_time_zone
+
+    assert aggregates_time_zone() == []
+    settings.TIME_ZONE = "UTC"
+    errors = aggregates_time_zone()
+    assert [e.id for e in errors] == ["stats.E001"] and "Europe/Paris" in errors[0].msg
