@@ -12,14 +12,21 @@ import json
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.utils import timezone
 
 from gis_layers import selectors
 from gis_layers.collections import extra_collections
 from gis_layers.models import Layer
 
-from .params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, parse_bbox, parse_int
-from .views import GEOJSON, _abs, _feature_collection, api_view, error, layer_urls
+from .views import (
+    GEOJSON,
+    _abs,
+    _feature_collection,
+    api_view,
+    error,
+    items_response,
+    layer_urls,
+    page_window,
+)
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -174,54 +181,15 @@ def extra_collection_view(request: HttpRequest, extra) -> JsonResponse:
 def extra_items_view(request: HttpRequest, extra) -> HttpResponse:
     if not _format_ok(request):
         return _bad_format()
-    bbox = parse_bbox(request.GET.get("bbox"))
-    limit = parse_int(
-        request.GET.get("limit"), "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT
+    bbox, limit, offset = page_window(request)
+    response = items_response(
+        request,
+        extra.items(bbox, limit, offset),
+        path=reverse("ogcapi:items", args=[extra.id]),
+        limit=limit,
+        offset=offset,
+        collection=(reverse("ogcapi:collection", args=[extra.id]), extra.title),
     )
-    offset = parse_int(
-        request.GET.get("offset"), "offset", default=0, minimum=0, maximum=MAX_OFFSET
-    )
-    page = extra.items(bbox, limit, offset)
-    path = reverse("ogcapi:items", args=[extra.id])
-    base = {k: v for k, v in request.GET.items() if k not in ("offset", "f")}
-    links = [{"href": request.build_absolute_uri(), "rel": "self", "type": GEOJSON}]
-    if offset + page.number_returned < page.number_matched:
-        links.append(
-            {
-                "href": _abs(request, path, {**base, "offset": offset + limit}),
-                "rel": "next",
-                "type": GEOJSON,
-            }
-        )
-    if offset > 0:
-        links.append(
-            {
-                "href": _abs(request, path, {**base, "offset": max(0, offset - limit)}),
-                "rel": "prev",
-                "type": GEOJSON,
-            }
-        )
-    links.append(
-        {
-            "href": _abs(request, reverse("ogcapi:collection", args=[extra.id])),
-            "rel": "collection",
-            "type": JSON,
-        }
-    )
-    head = json.dumps(
-        {
-            "type": "FeatureCollection",
-            "numberMatched": page.number_matched,
-            "numberReturned": page.number_returned,
-            "timeStamp": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "links": links,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )[:-1].encode()
-    response = HttpResponse(content_type=GEOJSON)
-    for part in (head, b',"features":[', page.features, b"]}"):
-        response.write(part)
     response["Cache-Control"] = "public, max-age=60"
     return response
 

@@ -119,7 +119,8 @@ def _abs(request: HttpRequest, path: str, params: dict | None = None) -> str:
     return request.build_absolute_uri(path + query)
 
 
-def _page_params(request: HttpRequest, layer: Layer):
+def page_window(request: HttpRequest):
+    """bbox, limit and offset of an items request (BadParameter on a bad one)."""
     bbox = parse_bbox(request.GET.get("bbox"))
     limit = parse_int(
         request.GET.get("limit"), "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT
@@ -127,20 +128,23 @@ def _page_params(request: HttpRequest, layer: Layer):
     offset = parse_int(
         request.GET.get("offset"), "offset", default=0, minimum=0, maximum=MAX_OFFSET
     )
-    properties = parse_properties(request.GET.get("properties"), layer.property_names)
-    return bbox, limit, offset, properties
+    return bbox, limit, offset
 
 
-def _feature_collection(
-    request: HttpRequest, layer: Layer, path: str, *, ogc: bool
+def items_response(
+    request: HttpRequest,
+    page,
+    *,
+    path: str,
+    limit: int,
+    offset: int,
+    collection: tuple[str, str] | None = None,
+    head: dict | None = None,
 ) -> HttpResponse:
-    bbox, limit, offset, properties = _page_params(request, layer)
-    etag = selectors.layer_etag(layer, "items", ogc, bbox, limit, offset, properties)
-    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-        return HttpResponseNotModified(headers={"ETag": etag})
-    page = selectors.layer_items(
-        layer, bbox=bbox, limit=limit, offset=offset, properties=properties
-    )
+    """A page of features (``page.features``: GeoJSON text built by PostGIS) framed as a
+    FeatureCollection with its counts and self/next/prev links (also in ``Link``), and a link
+    to its ``collection`` (path, title) for OGC API. Shared by the layers and the other
+    collections (gis_layers.collections)."""
     base = {k: v for k, v in request.GET.items() if k not in ("offset", "f")}
     links = [
         {
@@ -168,34 +172,59 @@ def _feature_collection(
                 "title": "Page précédente",
             }
         )
-    if ogc:
+    if collection is not None:
         links.append(
             {
-                "href": _abs(request, reverse("ogcapi:collection", args=[layer.slug])),
+                "href": _abs(request, collection[0]),
                 "rel": "collection",
                 "type": "application/json",
-                "title": layer.name,
+                "title": collection[1],
             }
         )
-    head = {
+    framing = {
         "type": "FeatureCollection",
         "numberMatched": page.number_matched,
         "numberReturned": page.number_returned,
         "timeStamp": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "links": links,
+        **(head or {}),
     }
-    if layer.attribution or layer.is_synthetic:
-        head["attribution"] = layer.attribution
-    body = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
+    body = json.dumps(framing, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
     # The page (megabytes) is written as its own part: joining it with the framing, and
     # CommonMiddleware measuring response.content, would each copy it once more.
-    parts = (body, b',"features":[', page.features, b"]}")
+    features = page.features if isinstance(page.features, bytes) else page.features.encode()
+    parts = (body, b',"features":[', features, b"]}")
     response = HttpResponse(content_type=GEOJSON)
     for part in parts:
         response.write(part)
     response["Content-Length"] = str(sum(len(part) for part in parts))
-    response["ETag"] = etag
     response["Link"] = ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"' for link in links[1:])
+    return response
+
+
+def _feature_collection(
+    request: HttpRequest, layer: Layer, path: str, *, ogc: bool
+) -> HttpResponse:
+    bbox, limit, offset = page_window(request)
+    properties = parse_properties(request.GET.get("properties"), layer.property_names)
+    etag = selectors.layer_etag(layer, "items", ogc, bbox, limit, offset, properties)
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        return HttpResponseNotModified(headers={"ETag": etag})
+    page = selectors.layer_items(
+        layer, bbox=bbox, limit=limit, offset=offset, properties=properties
+    )
+    response = items_response(
+        request,
+        page,
+        path=path,
+        limit=limit,
+        offset=offset,
+        collection=(reverse("ogcapi:collection", args=[layer.slug]), layer.name) if ogc else None,
+        head=(
+            {"attribution": layer.attribution} if layer.attribution or layer.is_synthetic else None
+        ),
+    )
+    response["ETag"] = etag
     return response
 
 
