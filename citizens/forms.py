@@ -1,9 +1,9 @@
 from django import forms
-from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.links import site_url
 from notifications.services import mail_enqueue
 
 
@@ -45,7 +45,7 @@ class OutboxPasswordResetForm(PasswordResetForm):
     ):
         # The portal's own address, never the Host header of the request.
         path = reverse("citizens:password-reset-confirm", args=[context["uid"], context["token"]])
-        url = f"{settings.GRC_SITE_URL.rstrip('/')}{path}"
+        url = site_url(path)
         mail_enqueue(
             to=[to_email],
             template="password_reset",

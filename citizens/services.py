@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
 from accounts import services as accounts
 from accounts.models import User
+from core.links import site_url
 from notifications.services import mail_enqueue
 from tracking.services import requests_claim
-
-
-def _absolute(path: str) -> str:
-    return f"{settings.GRC_SITE_URL.rstrip('/')}{path}"
 
 
 @transaction.atomic
@@ -25,7 +21,7 @@ def signup(*, email: str, password: str, first_name: str = "", last_name: str = 
     )
     if created or (not user.is_active and user.email_verified_at is None):
         # A new account, or one never verified (the first link lost or expired): a fresh link.
-        link = _absolute(reverse("citizens:verify", args=[accounts.verification_token(user)]))
+        link = site_url(reverse("citizens:verify", args=[accounts.verification_token(user)]))
         mail_enqueue(
             to=[user.email],
             template="account_verify",
@@ -33,7 +29,7 @@ def signup(*, email: str, password: str, first_name: str = "", last_name: str = 
             topic="account:verify",
         )
     else:
-        reset = _absolute(reverse("citizens:password-reset"))
+        reset = site_url(reverse("citizens:password-reset"))
         mail_enqueue(
             to=[user.email],
             template="account_exists",

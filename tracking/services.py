@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import permissions
+from core.links import site_url
 from notifications.services import mail_enqueue
 from organisations.models import Organisation, Service
 from routing.selectors import RoutingDecision
@@ -160,8 +160,7 @@ def tell_receiving_service(
 
 def public_url(request: CitizenRequest) -> str:
     """The request's public page, as anybody sees it."""
-    path = reverse("reports:detail", args=[request.reference])
-    return f"{settings.GRC_SITE_URL.rstrip('/')}{path}"
+    return site_url(reverse("reports:detail", args=[request.reference]))
 
 
 def tracking_url(request: CitizenRequest) -> str:
@@ -267,8 +266,7 @@ STAFF_URL_NAMES = {Kind.REPORT: "admin:reports_report_change"}
 
 def staff_url(request: CitizenRequest) -> str:
     """Where an agent opens the request (the admin until the agents' workspace exists)."""
-    path = reverse(STAFF_URL_NAMES[request.kind], args=[request.pk])
-    return f"{settings.GRC_SITE_URL.rstrip('/')}{path}"
+    return site_url(reverse(STAFF_URL_NAMES[request.kind], args=[request.pk]))
 
 
 @transaction.atomic
