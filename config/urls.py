@@ -2,6 +2,8 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
+from django.views.decorators.vary import vary_on_headers
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView
 
@@ -32,7 +34,14 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages that do not declare one (the admin's).
     path("favicon.ico", favicon),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path(
+        "jsi18n/",
+        # per language (the page's, from Accept-Language or the language cookie), a day
+        vary_on_headers("Accept-Language", "Cookie")(
+            cache_control(max_age=86400)(JavaScriptCatalog.as_view())
+        ),
+        name="javascript-catalog",
+    ),
     path("admin/", admin.site.urls),
     path("api/layers/", include(layers_patterns)),
     path("api/reports/", include(("reports.api.urls", "reports-api"))),

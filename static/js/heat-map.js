@@ -3,6 +3,7 @@
 // 1,000 inhabitants (data-mode="inhabitants"); with a second period, cells red where requests
 // rose and blue where they fell. data-query carries the page's filters. The table beside the
 // map gives the figures per commune (the non-map path).
+import { gettext } from "./i18n.js";
 import { addStreets } from "./own-data.js";
 
 const element = document.getElementById("heat-map");
@@ -34,11 +35,21 @@ function valueOf(p) {
 function label(p) {
   const parts = [];
   if (p.name) parts.push(p.name);
-  parts.push(p.count === null ? `moins de ${k} demandes` : `${number.format(p.count)} demandes`);
-  if (p.per1000 !== undefined && p.per1000 !== null) parts.push(`${number.format(p.per1000)} pour 1 000 habitants`);
-  if (p.equipment !== undefined) parts.push(`${number.format(p.equipment)} équipements, ${number.format(p.perEquipment)} par équipement`);
+  parts.push(p.count === null
+    ? gettext("moins de %(k)s demandes", { k })
+    : gettext("%(n)s demandes", { n: number.format(p.count) }));
+  if (p.per1000 !== undefined && p.per1000 !== null) {
+    parts.push(gettext("%(n)s pour 1 000 habitants", { n: number.format(p.per1000) }));
+  }
+  if (p.equipment !== undefined) {
+    parts.push(gettext("%(n)s équipements, %(rate)s par équipement", {
+      n: number.format(p.equipment), rate: number.format(p.perEquipment),
+    }));
+  }
   if (p.change !== undefined && p.change !== null) {
-    parts.push(`période comparée : ${number.format(p.previous)} (${p.change > 0 ? "+" : ""}${number.format(p.change)})`);
+    parts.push(gettext("période comparée : %(n)s (%(change)s)", {
+      n: number.format(p.previous), change: `${p.change > 0 ? "+" : ""}${number.format(p.change)}`,
+    }));
   }
   return parts.join(" · ");
 }

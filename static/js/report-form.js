@@ -1,6 +1,7 @@
 // Reporting map: a click (or "use my position") fills the same fields as the address search and
 // posts the form back to see who handles it and the equipment around; clicking an equipment
 // marker picks it in the list. Everything here is also doable without the map.
+import { gettext } from "./i18n.js";
 import { addStreets } from "./own-data.js";
 
 const form = document.getElementById("report-form");
@@ -22,7 +23,7 @@ if (form && element) {
   const known = lon.value && lat.value;
   if (known) map.setView([Number(lat.value), Number(lon.value)], 18);
   else map.setView(config.center, 15);
-  let pin = known ? L.marker([Number(lat.value), Number(lon.value)], { keyboard: false, title: "Lieu choisi" }).addTo(map) : null;
+  let pin = known ? L.marker([Number(lat.value), Number(lon.value)], { keyboard: false, title: gettext("Lieu choisi") }).addTo(map) : null;
 
   const locate = (latlng) => {
     // The point clicked, not an address or photo position still offered above the map.
@@ -59,7 +60,7 @@ if (form && element) {
     me.addEventListener("click", () => {
       navigator.geolocation.getCurrentPosition(
         (position) => locate(L.latLng(position.coords.latitude, position.coords.longitude)),
-        () => { me.textContent = "Position indisponible : utilisez l'adresse ou la carte"; },
+        () => { me.textContent = gettext("Position indisponible : utilisez l'adresse ou la carte"); },
         { enableHighAccuracy: true, timeout: 10000 },
       );
     });

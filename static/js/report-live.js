@@ -1,6 +1,8 @@
 // Live tracking page: asks every few seconds whether the report changed (a conditional GET
 // answered 304 when not) and swaps in the new status, photos and timeline without reloading;
 // screen readers hear the new status. Without JavaScript the page is simply current at load.
+import { gettext } from "./i18n.js";
+
 const live = document.getElementById("live");
 const announce = document.getElementById("live-announce");
 if (live) {
@@ -18,7 +20,7 @@ if (live) {
     }
     live.dataset.version = version;
     const status = document.getElementById("status-label");
-    if (announce && status) announce.textContent = `Signalement mis à jour : ${status.textContent}`;
+    if (announce && status) announce.textContent = gettext("Signalement mis à jour : %(status)s", { status: status.textContent });
     live.dataset.updates = String(Number(live.dataset.updates || 0) + 1);
   };
   setInterval(() => { check().catch(() => {}); }, seconds * 1000);

@@ -106,3 +106,20 @@ def test_streets_from_our_own_data_appear_when_zooming_in(page, demo):
         timeout=15000,
     )
     assert page.console_errors == []
+
+
+def test_the_scripts_speak_the_page_language(page, demo, live_server):
+    """The scripts' own texts come from Django's JavaScript catalog in the page's language
+    (French as written, English translated), loaded before the modules, under the CSP."""
+    read = """async () => {
+        const { gettext } = await import('/static/js/i18n.js');
+        return gettext('%(n)s signalements', { n: 3 });
+    }"""
+    page.goto("/")
+    assert page.evaluate(read) == "3 signalements"
+    # what the language switch (/i18n/setlang/) leaves behind
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto("/")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.evaluate(read) == "3 reports"
+    assert page.console_errors == []
