@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 SIGNATURES = {
@@ -76,11 +77,16 @@ def _gps(image: Image.Image) -> tuple[float, float] | None:
 
 
 def _too_many_pixels(name: str, width: int = 0, height: int = 0) -> str:
-    size = f" : {width} × {height} pixels" if width else ""
-    return (
-        f"{name}{size}, c'est trop grand "
-        f"(au plus {settings.GRC_PHOTO_MAX_PIXELS // 1_000_000} millions de pixels)."
-    )
+    most = settings.GRC_PHOTO_MAX_PIXELS // 1_000_000
+    if width:
+        return _(
+            "%(name)s : %(w)s × %(h)s pixels, c'est trop grand (au plus %(most)s millions de "
+            "pixels)."
+        ) % {"name": name, "w": width, "h": height, "most": most}
+    return _("%(name)s, c'est trop grand (au plus %(most)s millions de pixels).") % {
+        "name": name,
+        "most": most,
+    }
 
 
 def photo_check(upload, *, name: str = "photo") -> CheckedPhoto:
@@ -88,21 +94,28 @@ def photo_check(upload, *, name: str = "photo") -> CheckedPhoto:
     size = getattr(upload, "size", None)
     if size is not None and size > settings.GRC_PHOTO_MAX_BYTES:
         raise PhotoTooLarge(
-            f"{name} : {size / 1_048_576:.1f} Mo, au-delà de "
-            f"{settings.GRC_PHOTO_MAX_BYTES // 1_048_576} Mo."
+            _("%(name)s : %(size)s Mo, au-delà de %(most)s Mo.")
+            % {
+                "name": name,
+                "size": f"{size / 1_048_576:.1f}",
+                "most": settings.GRC_PHOTO_MAX_BYTES // 1_048_576,
+            }
         )
     raw = upload.read(settings.GRC_PHOTO_MAX_BYTES + 1)
     if len(raw) > settings.GRC_PHOTO_MAX_BYTES:
-        raise PhotoTooLarge(f"{name} dépasse {settings.GRC_PHOTO_MAX_BYTES // 1_048_576} Mo.")
+        raise PhotoTooLarge(
+            _("%(name)s dépasse %(most)s Mo.")
+            % {"name": name, "most": settings.GRC_PHOTO_MAX_BYTES // 1_048_576}
+        )
     kind = _sniff(raw[:16])
     if kind is None:
-        raise ValidationError(f"{name} n'est pas une photo JPEG, PNG ou WebP.")
+        raise ValidationError(_("%(name)s n'est pas une photo JPEG, PNG ou WebP.") % {"name": name})
     try:
         image = Image.open(io.BytesIO(raw), formats=[kind])  # reads the header only
     except Image.DecompressionBombError:
         raise ValidationError(_too_many_pixels(name)) from None
     except (UnidentifiedImageError, OSError):
-        raise ValidationError(f"{name} est illisible ou abîmée.") from None
+        raise ValidationError(_("%(name)s est illisible ou abîmée.") % {"name": name}) from None
     width, height = image.size
     if width * height > settings.GRC_PHOTO_MAX_PIXELS:
         raise ValidationError(_too_many_pixels(name, width, height))
@@ -119,7 +132,7 @@ def photo_check(upload, *, name: str = "photo") -> CheckedPhoto:
         # A fresh JPEG from the pixels: Pillow writes no EXIF, XMP, ICC nor comment unless given.
         image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
     except (OSError, ValueError, Image.DecompressionBombError):
-        raise ValidationError(f"{name} est illisible ou abîmée.") from None
+        raise ValidationError(_("%(name)s est illisible ou abîmée.") % {"name": name}) from None
     return CheckedPhoto(
         data=out.getvalue(),
         width=image.width,
@@ -134,8 +147,10 @@ def photos_check(uploads) -> list[CheckedPhoto]:
     PhotoTooLarge (413) or ValidationError saying which photo and why."""
     uploads = list(uploads)
     if len(uploads) > settings.GRC_PHOTO_MAX_COUNT:
-        raise ValidationError(f"Au plus {settings.GRC_PHOTO_MAX_COUNT} photos.")
-    return [photo_check(upload, name=f"Photo {n}") for n, upload in enumerate(uploads, 1)]
+        raise ValidationError(_("Au plus %(n)s photos.") % {"n": settings.GRC_PHOTO_MAX_COUNT})
+    return [
+        photo_check(upload, name=_("Photo %(n)s") % {"n": n}) for n, upload in enumerate(uploads, 1)
+    ]
 
 
 def thumbnail(data: bytes) -> bytes:

@@ -18,6 +18,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts import permissions
 from addresses.services import normalise
@@ -52,12 +54,15 @@ def _stored(location: Point) -> Point:
 def _validate_text(description: str) -> str:
     description = (description or "").strip()
     if not description:
-        raise ValidationError({"description": "Décrivez le problème en quelques mots."})
+        raise ValidationError({"description": _("Décrivez le problème en quelques mots.")})
     if len(description) > DESCRIPTION_MAX:
         raise ValidationError(
             {
-                "description": f"La description dépasse {DESCRIPTION_MAX:,} caractères "
-                f"({len(description):,}).".replace(",", "\u202f")
+                "description": _("La description dépasse %(max)s caractères (%(n)s).")
+                % {
+                    "max": f"{DESCRIPTION_MAX:,}".replace(",", "\u202f"),
+                    "n": f"{len(description):,}".replace(",", "\u202f"),
+                }
             }
         )
     return description
@@ -70,11 +75,14 @@ def _decide(*, category: Category, location: Point, equipment_id: int | None) ->
     if equipment_id is not None:
         equipment = decision.equipment
         if equipment is None:
-            raise ValidationError({"equipment": "Équipement inconnu."})
+            raise ValidationError({"equipment": _("Équipement inconnu.")})
         allowed = {layer.slug for layer in category.layers.all()}
         if equipment["layer"] not in allowed:
             raise ValidationError(
-                {"equipment": f"Un(e) {equipment['layer_name']} ne relève pas de cette catégorie."}
+                {
+                    "equipment": _("Un(e) %(layer)s ne relève pas de cette catégorie.")
+                    % {"layer": equipment["layer_name"]}
+                }
             )
         if (
             equipment["distance_m"] is not None
@@ -82,8 +90,11 @@ def _decide(*, category: Category, location: Point, equipment_id: int | None) ->
         ):
             raise ValidationError(
                 {
-                    "equipment": f"L'équipement {equipment['ref']} est à "
-                    f"{equipment['distance_m']:.0f} m du point indiqué : vérifiez l'emplacement."
+                    "equipment": _(
+                        "L'équipement %(ref)s est à %(m)s m du point indiqué : vérifiez "
+                        "l'emplacement."
+                    )
+                    % {"ref": equipment["ref"], "m": f"{equipment['distance_m']:.0f}"}
                 }
             )
     if decision.status != "routed":
@@ -131,20 +142,22 @@ def report_create(
     done by the caller before the transaction: decoding is slow).
     """
     if len(photos) > settings.GRC_PHOTO_MAX_COUNT:
-        raise ValidationError({"photos": f"Au plus {settings.GRC_PHOTO_MAX_COUNT} photos."})
+        raise ValidationError(
+            {"photos": _("Au plus %(n)s photos.") % {"n": settings.GRC_PHOTO_MAX_COUNT}}
+        )
     if category.photo_required and not photos:
-        raise ValidationError({"photos": "Pour cette catégorie, joignez au moins une photo."})
+        raise ValidationError({"photos": _("Pour cette catégorie, joignez au moins une photo.")})
     if not category.is_active:
-        raise ValidationError({"category": "Cette catégorie n'est plus proposée."})
+        raise ValidationError({"category": _("Cette catégorie n'est plus proposée.")})
     description = _validate_text(description)
     answers = answers_clean(category.extra_questions, answers)
     email = author.email if author is not None else (contact_email or "").strip().lower()
     if not email and not category.allow_anonymous:
         raise ValidationError(
-            {"contact_email": "Pour cette catégorie, indiquez une adresse électronique."}
+            {"contact_email": _("Pour cette catégorie, indiquez une adresse électronique.")}
         )
     if email and tracking.email_is_banned(email):
-        raise ValidationError({"contact_email": BANNED_MESSAGE})
+        raise ValidationError({"contact_email": _(BANNED_MESSAGE)})
     decision = _decide(category=category, location=location, equipment_id=equipment_id)
     held = needs_moderation(description)
     now = timezone.now()
@@ -248,7 +261,7 @@ def report_change_plan(
     if equipment_id != report.equipment_id:
         changes["équipement"] = [report.equipment_label, equipment_id]
     if not changes:
-        raise ValidationError("Rien n'a changé.")
+        raise ValidationError(_("Rien n'a changé."))
     decision = _decide(category=new_category, location=new_location, equipment_id=equipment_id)
     return ReportChange(new_category, new_location, equipment_id, changes, decision)
 
@@ -337,7 +350,7 @@ def report_change(
     """
     report = Report.objects.select_for_update().get(pk=report.pk)
     if not permissions.can_act_on_request(actor, report):
-        raise PermissionDenied("Vous ne traitez pas ce signalement.")
+        raise PermissionDenied(_("Vous ne traitez pas ce signalement."))
     plan = report_change_plan(
         report, category=category, location=location, equipment_id=equipment_id
     )
@@ -384,7 +397,7 @@ def report_change(
     return event
 
 
-BANNED_MESSAGE = (
+BANNED_MESSAGE = gettext_noop(
     "Cette adresse ne peut plus déposer de demande en ligne : contactez l'accueil de la mairie."
 )
 
@@ -395,17 +408,19 @@ def report_me_too(report: Report, *, email: str = "", user: Any = None) -> bool:
     are told of every step. Returns False if that address already followed it."""
     address = (user.email if user is not None else email or "").strip().lower()
     if not address:
-        raise ValidationError({"contact_email": "Indiquez votre adresse pour être tenu informé."})
+        raise ValidationError(
+            {"contact_email": _("Indiquez votre adresse pour être tenu informé.")}
+        )
     try:
         validate_email(address)
     except ValidationError:
         raise ValidationError(
-            {"contact_email": "Cette adresse électronique n'est pas valide."}
+            {"contact_email": _("Cette adresse électronique n'est pas valide.")}
         ) from None
     if tracking.email_is_banned(address):
-        raise ValidationError({"contact_email": BANNED_MESSAGE})
+        raise ValidationError({"contact_email": _(BANNED_MESSAGE)})
     if not report.is_open or report.is_hidden:
-        raise ValidationError("Ce signalement n'est plus ouvert : déposez-en un nouveau.")
+        raise ValidationError(_("Ce signalement n'est plus ouvert : déposez-en un nouveau."))
     before = report.followers.filter(email=address).exists()
     tracking.follower_add(report, email=address, user=user, is_me_too=True)
     return not before
@@ -413,7 +428,7 @@ def report_me_too(report: Report, *, email: str = "", user: Any = None) -> bool:
 
 def _check_handler(actor: Any, report: Report) -> None:
     if not permissions.can_act_on_request(actor, report):
-        raise PermissionDenied("Vous ne traitez pas ce signalement.")
+        raise PermissionDenied(_("Vous ne traitez pas ce signalement."))
 
 
 @transaction.atomic
@@ -426,7 +441,7 @@ def report_moderate(
     _check_handler(actor, report)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Indiquez le motif de la modération."})
+        raise ValidationError({"reason": _("Indiquez le motif de la modération.")})
     before = {
         "hidden": report.is_hidden,
         "photos_hidden": sorted(report.photos.filter(is_hidden=True).values_list("pk", flat=True)),
@@ -457,7 +472,7 @@ def report_edit_description(report: Report, *, actor: Any, description: str, rea
     report = Report.objects.select_for_update().get(pk=report.pk)
     _check_handler(actor, report)
     if not (reason or "").strip():
-        raise ValidationError({"reason": "Indiquez le motif de la modification."})
+        raise ValidationError({"reason": _("Indiquez le motif de la modification.")})
     text = _validate_text(description)
     before = report.description
     report.description = text
@@ -480,13 +495,16 @@ def report_merge(duplicate: Report, *, into: Report, actor: Any) -> Event:
     into = Report.objects.select_for_update().get(pk=into.pk)
     _check_handler(actor, duplicate)
     if into.pk == duplicate.pk:
-        raise ValidationError({"into": "Un signalement ne peut pas être son propre doublon."})
+        raise ValidationError({"into": _("Un signalement ne peut pas être son propre doublon.")})
     if not into.is_open:
         raise ValidationError(
-            {"into": f"{into.reference} est clos : rouvrez-le ou choisissez-en un autre."}
+            {
+                "into": _("%(ref)s est clos : rouvrez-le ou choisissez-en un autre.")
+                % {"ref": into.reference}
+            }
         )
     if not duplicate.is_open:
-        raise ValidationError("Ce signalement est déjà clos.")
+        raise ValidationError(_("Ce signalement est déjà clos."))
     label = tracking.actor_label(actor, duplicate)
     before = duplicate.status
     duplicate.status = Status.DUPLICATE

@@ -25,39 +25,50 @@ _NO = {"false", "0", "non", "no", "off"}
 def questions_check(questions: Any) -> list[dict]:
     """The questions, normalised; ValidationError naming the first thing wrong."""
     if not isinstance(questions, list):
-        raise ValidationError("Une liste de questions est attendue.")
+        raise ValidationError(_("Une liste de questions est attendue."))
     out: list[dict] = []
     for position, question in enumerate(questions, start=1):
-        checked = _question_check(f"Question {position}", question)
+        checked = _question_check(_("Question %(n)s") % {"n": position}, question)
         if any(q["name"] == checked["name"] for q in out):
-            raise ValidationError(f"Question {position} : le nom « {checked['name']} » est pris.")
+            raise ValidationError(
+                _("Question %(n)s : le nom « %(name)s » est pris.")
+                % {"n": position, "name": checked["name"]}
+            )
         out.append(checked)
     return out
 
 
 def _question_check(where: str, question: Any) -> dict:
     if not isinstance(question, dict):
-        raise ValidationError(f"{where} : un objet est attendu.")
+        raise ValidationError(_("%(where)s : un objet est attendu.") % {"where": where})
     unknown = set(question) - {"name", "label", "type", "choices", "required"}
     if unknown:
-        raise ValidationError(f"{where} : clés inconnues ({', '.join(sorted(unknown))}).")
+        raise ValidationError(
+            _("%(where)s : clés inconnues (%(keys)s).")
+            % {"where": where, "keys": ", ".join(sorted(unknown))}
+        )
     name, label = question.get("name"), str(question.get("label") or "").strip()
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValidationError(
-            f"{where} : « name » en minuscules, chiffres et _, commençant par une lettre."
+            _("%(where)s : « name » en minuscules, chiffres et _, commençant par une lettre.")
+            % {"where": where}
         )
     if not label:
-        raise ValidationError(f"{where} : le libellé (« label ») manque.")
+        raise ValidationError(_("%(where)s : le libellé (« label ») manque.") % {"where": where})
     kind, required = question.get("type"), question.get("required", False)
     if kind not in TYPES:
-        raise ValidationError(f"{where} : « type » vaut text, choice ou boolean.")
+        raise ValidationError(
+            _("%(where)s : « type » vaut text, choice ou boolean.") % {"where": where}
+        )
     if not isinstance(required, bool):
-        raise ValidationError(f"{where} : « required » vaut true ou false.")
+        raise ValidationError(_("%(where)s : « required » vaut true ou false.") % {"where": where})
     checked = {"name": name, "label": label, "type": kind, "required": required}
     choices = question.get("choices")
     if kind != "choice":
         if choices is not None:
-            raise ValidationError(f"{where} : « choices » ne va qu'avec le type choice.")
+            raise ValidationError(
+                _("%(where)s : « choices » ne va qu'avec le type choice.") % {"where": where}
+            )
         return checked
     if (
         not isinstance(choices, list)
@@ -65,7 +76,9 @@ def _question_check(where: str, question: Any) -> dict:
         or not all(isinstance(c, str) and c.strip() for c in choices)
         or len({c.strip() for c in choices}) != len(choices)
     ):
-        raise ValidationError(f"{where} : au moins deux choix distincts (« choices »).")
+        raise ValidationError(
+            _("%(where)s : au moins deux choix distincts (« choices »).") % {"where": where}
+        )
     return checked | {"choices": [c.strip() for c in choices]}
 
 
@@ -76,9 +89,12 @@ def answers_clean(questions: list[dict], answers: Any) -> dict:
     if answers in (None, ""):
         answers = {}
     if not isinstance(answers, dict):
-        raise ValidationError({"answers": "Les réponses forment un objet {question: réponse}."})
+        raise ValidationError({"answers": _("Les réponses forment un objet {question: réponse}.")})
     by_name = {q["name"]: q for q in questions}
-    problems = [f"Question inconnue : {name}." for name in sorted(set(answers) - set(by_name))]
+    problems = [
+        _("Question inconnue : %(name)s.") % {"name": name}
+        for name in sorted(set(answers) - set(by_name))
+    ]
     out: dict[str, Any] = {}
     for question in questions:
         raw = answers.get(question["name"])
@@ -86,7 +102,9 @@ def answers_clean(questions: list[dict], answers: Any) -> dict:
             raw = raw.strip()
         if raw in (None, ""):
             if question["required"]:
-                problems.append(f"Répondez à la question « {question['label']} ».")
+                problems.append(
+                    _("Répondez à la question « %(label)s ».") % {"label": question["label"]}
+                )
             continue
         value = _typed(question, raw)
         if value is None:
@@ -115,10 +133,13 @@ def _typed(question: dict, raw: Any) -> str | bool | None:
 def _expected(question: dict) -> str:
     label = question["label"]
     if question["type"] == "boolean":
-        return f"« {label} » : répondez oui ou non."
+        return _("« %(label)s » : répondez oui ou non.") % {"label": label}
     if question["type"] == "choice":
-        return f"« {label} » : choisissez parmi {', '.join(question['choices'])}."
-    return f"« {label} » : au plus {TEXT_MAX} caractères."
+        return _("« %(label)s » : choisissez parmi %(choices)s.") % {
+            "label": label,
+            "choices": ", ".join(question["choices"]),
+        }
+    return _("« %(label)s » : au plus %(n)s caractères.") % {"label": label, "n": TEXT_MAX}
 
 
 def answers_display(questions: list[dict], answers: dict) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.maps import reproject
 
@@ -79,7 +80,7 @@ def route_for(
         # Callers validate coordinates; this keeps an impossible point from reaching PostGIS.
         return RoutingDecision(
             status="outside",
-            message=(
+            message=_(
                 "Coordonnées impossibles : longitude entre -180 et 180, latitude entre -90 et 90."
             ),
         )
@@ -107,19 +108,27 @@ def route_for(
 
 def _outside(commune: dict | None, swapped_json: str | None, trace: list[dict]) -> RoutingDecision:
     if commune is None:
-        message = "Ce point est hors du territoire couvert par le portail (CAHC)."
+        message = _("Ce point est hors du territoire couvert par le portail (CAHC).")
         if swapped_json:
             swapped = json.loads(swapped_json)
-            message += (
-                f" Latitude et longitude inversées ? Inversées, elles tombent à {swapped['name']}."
-            )
+            message += " " + _(
+                "Latitude et longitude inversées ? Inversées, elles tombent à %(name)s."
+            ) % {"name": swapped["name"]}
         _step(trace, "territoire", "hors territoire")
         return RoutingDecision(status="outside", message=message, trace=trace)
+    values = {k: commune.get(k) for k in ("name", "department", "epci_name")}
     message = (
-        f"Ce point se trouve à {commune['name']} ({commune['department']}), hors de la Communauté "
-        f"d'agglomération d'Hénin-Carvin : adressez-vous à la mairie de {commune['name']}"
-        + (f" ou à {commune['epci_name']}." if commune.get("epci_name") else ".")
-    )
+        _(
+            "Ce point se trouve à %(name)s (%(department)s), hors de la Communauté "
+            "d'agglomération d'Hénin-Carvin : adressez-vous à la mairie de %(name)s ou à "
+            "%(epci_name)s."
+        )
+        if commune.get("epci_name")
+        else _(
+            "Ce point se trouve à %(name)s (%(department)s), hors de la Communauté "
+            "d'agglomération d'Hénin-Carvin : adressez-vous à la mairie de %(name)s."
+        )
+    ) % values
     _step(trace, "territoire", "hors CAHC", commune=commune["name"], insee=commune["insee"])
     return RoutingDecision(
         status="outside",
@@ -167,10 +176,8 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
             status="no_service",
             commune=where,
             trace=trace,
-            message=(
-                f"Aucune organisation n'est désignée pour « {category.domain.name} » "
-                f"à {commune['name']}."
-            ),
+            message=_("Aucune organisation n'est désignée pour « %(domain)s » à %(commune)s.")
+            % {"domain": category.domain.name, "commune": commune["name"]},
         )
     for rule in rules:
         _step(
@@ -196,7 +203,8 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
             service_name=winner["service_name"],
             organisation_id=winner["organisation_id"],
             organisation_name=org_name if winner["organisation_id"] == org_id else "",
-            message=f"Votre signalement sera traité par : {winner['service_name']}.",
+            message=_("Votre signalement sera traité par : %(service)s.")
+            % {"service": winner["service_name"]},
         )
     if not on_board:
         _step(trace, "portail", f"{org_name} n'utilise pas le portail")
@@ -207,11 +215,11 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
             organisation_name=org_name,
             equipment=equipment,
             trace=trace,
-            message=(
-                f"{org_name} ne traite pas encore les signalements en ligne : "
-                "contactez directement "
-                f"la mairie ({_contact(commune)})."
-            ),
+            message=_(
+                "%(organisation)s ne traite pas encore les signalements en ligne : contactez "
+                "directement la mairie (%(contact)s)."
+            )
+            % {"organisation": org_name, "contact": _contact(commune)},
         )
     own = [s for s in services if s["organisation_id"] == org_id]
     chosen = next((s for s in own if s["handles"]), None)
@@ -230,9 +238,8 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
             organisation_name=org_name,
             equipment=equipment,
             trace=trace,
-            message=(
-                f"{org_name} n'a pas de service pour « {category.domain.name} » sur le portail."
-            ),
+            message=_("%(organisation)s n'a pas de service pour « %(domain)s » sur le portail.")
+            % {"organisation": org_name, "domain": category.domain.name},
         )
     return RoutingDecision(
         status="routed",
@@ -243,7 +250,8 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
         service_name=chosen["name"],
         equipment=equipment,
         trace=trace,
-        message=f"Votre signalement sera traité par : {chosen['name']} ({org_name}).",
+        message=_("Votre signalement sera traité par : %(service)s (%(organisation)s).")
+        % {"service": chosen["name"], "organisation": org_name},
     )
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import Channel, Status
 
@@ -80,7 +81,7 @@ class RequestFilters:
 def _listed(params, name: str) -> tuple[str, ...]:
     values = [v.strip() for raw in params.getlist(name) for v in raw.split(",") if v.strip()]
     if len(values) > 50 or any(len(v) > 80 for v in values):
-        raise ValidationError({name: "Liste trop longue."})
+        raise ValidationError({name: _("Liste trop longue.")})
     return tuple(values)
 
 
@@ -92,10 +93,10 @@ def period_from(params, since_name: str = "since", until_name: str = "until"):
         try:
             dates.append(dt.date.fromisoformat(raw) if raw else None)
         except ValueError:
-            raise ValidationError({name: "Une date AAAA-MM-JJ."}) from None
+            raise ValidationError({name: _("Une date AAAA-MM-JJ.")}) from None
     since, until = dates
     if since and until and since > until:
-        raise ValidationError({since_name: "Le début est après la fin."})
+        raise ValidationError({since_name: _("Le début est après la fin.")})
     return since, until
 
 
@@ -106,7 +107,7 @@ def compare_from(params) -> tuple[dt.date, dt.date] | None:
         return None
     if since is None or until is None:
         raise ValidationError(
-            {"compare_since": "Une période de comparaison a un début et une fin."}
+            {"compare_since": _("Une période de comparaison a un début et une fin.")}
         )
     return since, until
 
@@ -116,7 +117,7 @@ def filters_from(params, *, allowed=FILTER_NAMES) -> RequestFilters:
     this page or API does not apply (not in ``allowed``) is refused rather than ignored."""
     for name in FILTER_NAMES:
         if name not in allowed and params.get(name):
-            raise ValidationError({name: "Ce filtre ne s'applique pas ici."})
+            raise ValidationError({name: _("Ce filtre ne s'applique pas ici.")})
     since, until = period_from(params)
     statuses = _listed(params, "status")
     channels = _listed(params, "channel")
@@ -128,10 +129,13 @@ def filters_from(params, *, allowed=FILTER_NAMES) -> RequestFilters:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValidationError(
-                {name: f"Inconnu : {', '.join(unknown)} (attendu : {', '.join(known)})."}
+                {
+                    name: _("Inconnu : %(unknown)s (attendu : %(known)s).")
+                    % {"unknown": ", ".join(unknown), "known": ", ".join(known)}
+                }
             )
     if any(not s.isdigit() for s in services):
-        raise ValidationError({"service": "Des identifiants de service (nombres)."})
+        raise ValidationError({"service": _("Des identifiants de service (nombres).")})
     return RequestFilters(
         since=since,
         until=until,
@@ -152,7 +156,9 @@ def category_ids(filters: RequestFilters) -> list[int]:
     found = dict(Category.objects.filter(slug__in=filters.categories).values_list("slug", "pk"))
     unknown = sorted(set(filters.categories) - set(found))
     if unknown:
-        raise ValidationError({"category": f"Problème inconnu : {', '.join(unknown)}."})
+        raise ValidationError(
+            {"category": _("Problème inconnu : %(names)s.") % {"names": ", ".join(unknown)}}
+        )
     return sorted(found.values())
 
 

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import permissions
 from core.links import site_url
@@ -171,7 +172,7 @@ def tracking_url(request: CitizenRequest) -> str:
 
 def _check(user: Any, request: CitizenRequest) -> None:
     if user is not None and not permissions.can_act_on_request(user, request):
-        raise PermissionDenied("Vous ne traitez pas cette demande.")
+        raise PermissionDenied(_("Vous ne traitez pas cette demande."))
 
 
 def routing_assign(request: CitizenRequest, decision: RoutingDecision) -> None:
@@ -220,17 +221,19 @@ def request_transfer(
     _check(actor, request)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Indiquez le motif du transfert."})
+        raise ValidationError({"reason": _("Indiquez le motif du transfert.")})
     if not to_service.is_active:
-        raise ValidationError({"to_service": "Ce service n'est plus actif."})
+        raise ValidationError({"to_service": _("Ce service n'est plus actif.")})
     if not to_service.organisation.on_board:
         raise ValidationError(
-            {"to_service": "Cet organisme ne traite pas encore ses demandes sur le portail."}
+            {"to_service": _("Cet organisme ne traite pas encore ses demandes sur le portail.")}
         )
     if to_service.pk == request.service_id:
-        raise ValidationError({"to_service": "La demande est déjà dans ce service."})
+        raise ValidationError({"to_service": _("La demande est déjà dans ce service.")})
     if not request.is_open:
-        raise ValidationError("Une demande close ne peut pas être transférée : rouvrez-la d'abord.")
+        raise ValidationError(
+            _("Une demande close ne peut pas être transférée : rouvrez-la d'abord.")
+        )
     before = request.service
     label = actor_label(actor, request)
     request.service = to_service
@@ -281,12 +284,12 @@ def request_set_status(
     if status not in TRANSITIONS.get(request.status, frozenset()):
         raise ValidationError(
             {
-                "status": f"Passage impossible de « {Status(request.status).label} » "
-                f"à « {Status(status).label} »."
+                "status": _("Passage impossible de « %(before)s » à « %(after)s ».")
+                % {"before": Status(request.status).label, "after": Status(status).label}
             }
         )
     if status in REASONED_STATUSES and not message:
-        raise ValidationError({"message": "Expliquez au demandeur pourquoi (message public)."})
+        raise ValidationError({"message": _("Expliquez au demandeur pourquoi (message public).")})
     before = request.status
     request.status = status
     request.status_reason = message if status in REASONED_STATUSES else ""
@@ -322,9 +325,9 @@ def request_reply(request: CitizenRequest, *, actor: Any, message: str) -> Event
     _check(actor, request)
     message = (message or "").strip()
     if not message:
-        raise ValidationError({"message": "La réponse est vide."})
+        raise ValidationError({"message": _("La réponse est vide.")})
     if len(message) > 5000:
-        raise ValidationError({"message": "La réponse dépasse 5 000 caractères."})
+        raise ValidationError({"message": _("La réponse dépasse 5 000 caractères.")})
     event = Event.objects.create(
         request=request,
         type=Event.Type.REPLY,
@@ -350,7 +353,7 @@ def request_add_note(request: CitizenRequest, *, actor: Any, note: str) -> Event
     _check(actor, request)
     note = (note or "").strip()
     if not note:
-        raise ValidationError({"note": "La note est vide."})
+        raise ValidationError({"note": _("La note est vide.")})
     return Event.objects.create(
         request=request,
         type=Event.Type.NOTE,

@@ -198,3 +198,23 @@ def test_server_timing_names_the_routing_step_only_when_enabled(client, demo, se
     timing = dict(part.strip().split(";dur=") for part in response["Server-Timing"].split(","))
     assert set(timing) == {"route", "total"}
     assert 0 < float(timing["route"]) < float(timing["total"])
+
+
+def test_refusals_speak_the_callers_language(client, demo):
+    """Service messages are translated: French by default, English on request."""
+    from tests.points import PHALEMPIN
+
+    outside = {**GOOD, "lon": PHALEMPIN.x, "lat": PHALEMPIN.y}
+    french = post(client, outside).json()["errors"]["location"][0]
+    assert french.startswith("Ce point se trouve à Phalempin (59), hors de la Communauté")
+    english = client.post(
+        URL, json.dumps(outside), content_type="application/json", HTTP_ACCEPT_LANGUAGE="en"
+    ).json()["errors"]["location"][0]
+    assert english.startswith("This point is in Phalempin (59), outside the Hénin-Carvin")
+    empty = client.post(
+        URL,
+        json.dumps({**GOOD, "description": " "}),
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).json()
+    assert empty["errors"]["description"] == ["Describe the problem in a few words."]
