@@ -241,6 +241,18 @@ def make_report(categories):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in French, as each request starts in its own language: a test that
+    asked for English must not leave it active for the services the next one calls."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _broker_reachable():
     """A broker outage simulated by one test must not pause the next test's publishing."""
     from notifications import services
