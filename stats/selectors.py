@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -434,7 +435,9 @@ def equipment_layers(user, category_ids) -> tuple[int, ...]:
     from gis_layers.models import Layer
 
     if len(category_ids) != 1:
-        raise ValidationError({"normalise": "Par équipement : choisissez un seul problème."})
+        raise ValidationError(
+            {"normalise": gettext("Par équipement : choisissez un seul problème.")}
+        )
     layers = tuple(
         Layer.objects.filter(layers_filter_for(user), categories=category_ids[0])
         .order_by("pk")
@@ -442,7 +445,7 @@ def equipment_layers(user, category_ids) -> tuple[int, ...]:
     )
     if not layers:
         raise ValidationError(
-            {"normalise": "Ce problème ne porte sur aucune couche d'équipements."}
+            {"normalise": gettext("Ce problème ne porte sur aucune couche d'équipements.")}
         )
     return layers
 

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
@@ -54,7 +55,7 @@ def _file(rows, cols, fmt: str, stem: str) -> HttpResponse:
 def export_page(request):
     """Filters and formats; the rows are the requests of the caller's organisations."""
     if not permissions.can_access_intranet(request.user):
-        raise PermissionDenied("Réservé aux agents des collectivités.")
+        raise PermissionDenied(gettext("Réservé aux agents des collectivités."))
     error, filters = "", RequestFilters()
     try:
         filters = filters_from(request.GET)
@@ -158,7 +159,7 @@ def dashboard(request):
     is the last twelve months unless the form says otherwise (an empty "from" is all time);
     bad filters are named above the form and the default figures shown."""
     if not permissions.can_access_intranet(request.user):
-        raise PermissionDenied("Réservé aux agents des collectivités.")
+        raise PermissionDenied(gettext("Réservé aux agents des collectivités."))
     error, filters, category_ids = "", RequestFilters(), []
     try:
         filters = filters_from(request.GET)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -45,10 +46,13 @@ def search(request) -> Response:
     query = request.query_params.get("q", "")
     if len(query.strip()) < 3 or len(query) > MAX_QUERY:
         raise serializers.ValidationError(
-            {"q": f"Tapez entre 3 et {MAX_QUERY} caractères (par exemple : 12 rue Jean Jaurès)."}
+            {
+                "q": _("Tapez entre 3 et %(n)s caractères (par exemple : 12 rue Jean Jaurès).")
+                % {"n": MAX_QUERY}
+            }
         )
     raw_limit = request.query_params.get("limit", "10")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise serializers.ValidationError({"limit": f"limit va de 1 à {MAX_LIMIT}."})
+        raise serializers.ValidationError({"limit": _("limit va de 1 à %(n)s.") % {"n": MAX_LIMIT}})
     hits = address_backend().search(query, limit=int(raw_limit))
     return Response({"results": [hit.as_dict() for hit in hits]})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from django.utils.translation import gettext as _
+
 from gis_layers.selectors import BBox
 
 MAX_LIMIT = 10_000
@@ -27,20 +29,20 @@ def parse_bbox(raw: str | None) -> BBox | None:
     if len(parts) == 6:  # a 3D bbox: keep the horizontal part
         parts = [parts[0], parts[1], parts[3], parts[4]]
     if len(parts) != 4:
-        raise BadParameter("bbox", "bbox attend 4 nombres : minLon,minLat,maxLon,maxLat.")
+        raise BadParameter("bbox", _("bbox attend 4 nombres : minLon,minLat,maxLon,maxLat."))
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise BadParameter("bbox", "bbox ne contient pas que des nombres.") from None
+        raise BadParameter("bbox", _("bbox ne contient pas que des nombres.")) from None
     if not all(math.isfinite(v) for v in values):
-        raise BadParameter("bbox", "bbox contient une valeur non finie (NaN ou infini).")
+        raise BadParameter("bbox", _("bbox contient une valeur non finie (NaN ou infini)."))
     minx, miny, maxx, maxy = values
     if not (
         -180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90
     ):
-        raise BadParameter("bbox", "bbox hors des limites WGS84 (longitude ±180, latitude ±90).")
+        raise BadParameter("bbox", _("bbox hors des limites WGS84 (longitude ±180, latitude ±90)."))
     if minx > maxx or miny > maxy:
-        raise BadParameter("bbox", "bbox inversée : le minimum dépasse le maximum.")
+        raise BadParameter("bbox", _("bbox inversée : le minimum dépasse le maximum."))
     return BBox(minx, miny, maxx, maxy)
 
 
@@ -50,11 +52,15 @@ def parse_int(raw: str | None, name: str, *, default: int, minimum: int, maximum
     try:
         value = int(raw)
     except ValueError:
-        raise BadParameter(name, f"{name} doit être un entier.") from None
+        raise BadParameter(name, _("%(name)s doit être un entier.") % {"name": name}) from None
     if value < minimum:
-        raise BadParameter(name, f"{name} doit être au moins {minimum}.")
+        raise BadParameter(
+            name, _("%(name)s doit être au moins %(n)s.") % {"name": name, "n": minimum}
+        )
     if value > maximum:
-        raise BadParameter(name, f"{name} ne peut dépasser {maximum}.")
+        raise BadParameter(
+            name, _("%(name)s ne peut dépasser %(n)s.") % {"name": name, "n": maximum}
+        )
     return value
 
 
@@ -65,7 +71,10 @@ def parse_properties(raw: str | None, allowed: list[str]) -> list[str] | None:
     names = [n.strip() for n in raw.split(",") if n.strip() and n.strip() != "ref"]
     for name in names:
         if not _NAME.match(name) or name not in allowed:
-            raise BadParameter("properties", f"Propriété inconnue pour cette couche : {name[:64]}.")
+            raise BadParameter(
+                "properties",
+                _("Propriété inconnue pour cette couche : %(name)s.") % {"name": name[:64]},
+            )
     return list(dict.fromkeys(names))
 
 
@@ -73,7 +82,7 @@ def parse_viewport(params) -> tuple[BBox, int]:
     """A map viewport: the required ``bbox`` and ``zoom`` (0 to 22) of map-drawing APIs."""
     bbox = parse_bbox(params.get("bbox"))
     if bbox is None:
-        raise BadParameter("bbox", "bbox est obligatoire.")
+        raise BadParameter("bbox", _("bbox est obligatoire."))
     if not params.get("zoom"):
-        raise BadParameter("zoom", "zoom est obligatoire (0 à 22).")
+        raise BadParameter("zoom", _("zoom est obligatoire (0 à 22)."))
     return bbox, parse_int(params.get("zoom"), "zoom", default=0, minimum=0, maximum=22)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.gis.geos import Point
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -61,18 +62,20 @@ def preview(request) -> Response:
     slug = request.query_params.get("category", "")
     category = Category.objects.select_related("domain").filter(slug=slug, is_active=True).first()
     if category is None:
-        raise serializers.ValidationError({"category": "Catégorie inconnue."})
+        raise serializers.ValidationError({"category": _("Catégorie inconnue.")})
     equipment_id = None
     if request.query_params.get("equipment"):
         raw = request.query_params["equipment"]
         if not raw.isdigit() or len(raw) > 18:
-            raise serializers.ValidationError({"equipment": "Identifiant d'équipement invalide."})
+            raise serializers.ValidationError(
+                {"equipment": _("Identifiant d'équipement invalide.")}
+            )
         layer_id = Feature.objects.filter(pk=int(raw)).values_list("layer_id", flat=True).first()
         if layer_id is None:
-            raise serializers.ValidationError({"equipment": "Équipement inconnu."})
+            raise serializers.ValidationError({"equipment": _("Équipement inconnu.")})
         if not category.layers.filter(pk=layer_id).exists():
             raise serializers.ValidationError(
-                {"equipment": "Cet équipement ne relève pas de cette catégorie."}
+                {"equipment": _("Cet équipement ne relève pas de cette catégorie.")}
             )
         equipment_id = int(raw)
     decision = route_for(

@@ -6,6 +6,7 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -68,7 +69,7 @@ def heatmap(request) -> HttpResponse:
         raise serializers.ValidationError({exc.name: str(exc)}) from None
     normalise = params.get("normalise", "")
     if normalise not in ("", "inhabitants", "equipment"):
-        raise serializers.ValidationError({"normalise": "inhabitants ou equipment."})
+        raise serializers.ValidationError({"normalise": _("inhabitants ou equipment.")})
     organisations, k, public = permissions.heatmap_audience(request.user)
     audience = selectors.Audience(organisations, k, public)
     try:
