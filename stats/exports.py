@@ -18,6 +18,7 @@ from django.contrib.gis.db.models.functions import Transform
 from django.db.models import BooleanField, Case, F, FloatField, Func, Q, Value, When
 
 from reports.models import Report
+from routing.questions import answers_display
 
 PUBLIC_COLUMNS = [
     ("reference", "Numéro"),
@@ -42,6 +43,7 @@ PRIVATE_COLUMNS = [
     ("contact_name", "Nom"),
     ("contact_email", "Courriel"),
     ("contact_phone", "Téléphone"),
+    ("answers", "Réponses aux questions"),
 ]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -104,6 +106,8 @@ def export_rows(queryset, *, private: Q | None, open_data: bool = False) -> Iter
         "contact_email",
         "contact_phone",
         "author_email",
+        "answers",
+        "category__extra_questions",
     ]
     digits = 3 if open_data else 6
     for r in qs.values(*fields).iterator(chunk_size=2000):
@@ -133,6 +137,14 @@ def export_rows(queryset, *, private: Q | None, open_data: bool = False) -> Iter
                     "contact_name": r["contact_name"] if entitled else "",
                     "contact_email": (r["author_email"] or r["contact_email"]) if entitled else "",
                     "contact_phone": r["contact_phone"] if entitled else "",
+                    "answers": "; ".join(
+                        f"{question} : {answer}"
+                        for question, answer in answers_display(
+                            r["category__extra_questions"], r["answers"] or {}
+                        )
+                    )
+                    if entitled
+                    else "",
                 }
             )
         yield row

@@ -104,3 +104,15 @@ def test_open_data_is_anonymised(client, demo, requests):
     assert "Courriel" not in rows[0] and "Description" not in rows[0]
     assert all(len(r["Longitude"].split(".")[1]) <= 3 for r in rows)  # about 100 m
     assert "example.org" not in json.dumps(rows)
+
+
+def test_answers_to_the_extra_questions_are_exported_where_entitled(client, demo, make_report):
+    light = make_report("lampadaire-eteint", answers={"how_many": "Toute la rue"})
+    client.force_login(demo.agent)  # Libercourt's lighting: handles it
+    row = rows_of_csv(client.get(URL, {"format": "csv"}))[0]
+    assert row["Numéro"] == light.reference
+    assert row["Réponses aux questions"] == "Combien de lampadaires sont éteints ? : Toute la rue"
+    client.force_login(demo.reception_agent)  # same town, not the handling service
+    assert rows_of_csv(client.get(URL, {"format": "csv"}))[0]["Réponses aux questions"] == ""
+    opened = rows_of_csv(client.get("/statistiques/donnees-ouvertes/signalements.csv"))
+    assert "Réponses aux questions" not in opened[0]
