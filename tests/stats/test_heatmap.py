@@ -349,3 +349,17 @@ def test_the_per_equipment_view_has_its_table_by_commune(client, spots, demo, ca
     # without the view, no equipment column
     plain = client.get("/statistiques/", {"category": "signalisation", "since": ""})
     assert "Demandes par équipement</th>" not in plain.content.decode()
+
+
+def test_the_bound_cursor_reads_timestamps_in_djangos_time_zone(db):
+    from django.db import connection
+
+    from core.db import bound_cursor
+
+    with connection.cursor() as plain:
+        plain.execute("SELECT timestamptz '2026-07-01 12:00+00'")
+        expected = plain.fetchone()[0]
+    with bound_cursor() as cursor:
+        cursor.execute("SELECT %(t)s::timestamptz", {"t": "2026-07-01 12:00+00"})
+        got = cursor.fetchone()[0]
+    assert got == expected and got.tzinfo is not None and got.utcoffset() == expected.utcoffset()
