@@ -13,6 +13,7 @@ import secrets
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -195,6 +196,29 @@ class Event(models.Model):
     message = models.TextField(_("message"), blank=True)  # public text when is_public
     note = models.TextField(_("note interne"), blank=True)  # never shown to the public
     data = models.JSONField(_("détails"), default=dict, blank=True)  # e.g. the routing trace
+
+    @property
+    def text(self) -> str:
+        """The public line in the reader's language. The lines the portal writes itself
+        (routing, transfer, merge) are said again from the event's data; what a person typed
+        (a reply, a status reason) and older events without that data are shown as stored."""
+        data = self.data or {}
+        decision = data.get("decision") or {}
+        if self.type in (self.Type.ROUTED, self.Type.REROUTED) and decision.get("service_name"):
+            values = {
+                "service": decision["service_name"],
+                "organisation": decision.get("organisation_name", ""),
+            }
+            if values["organisation"]:
+                return gettext("Pris en charge par : %(service)s (%(organisation)s).") % values
+            return gettext("Pris en charge par : %(service)s.") % values
+        if self.type == self.Type.TRANSFERRED and data.get("service"):
+            return gettext("Transmis à : %(service)s.") % {"service": data["service"]}
+        if self.type == self.Type.MERGED and self.is_public and data.get("into"):
+            return gettext(
+                "Même problème que le signalement %(reference)s, qui est suivi à votre place."
+            ) % {"reference": data["into"]}
+        return self.message
 
     class Meta:
         verbose_name = _("événement")

@@ -204,7 +204,11 @@ def routing_record(
         is_public=event_type != Event.Type.EDITED,
         service_before=service_before,
         service_after_id=decision.service_id,
-        message=f"Pris en charge par : {decision.service_name} ({decision.organisation_name}).",
+        message=(
+            f"Pris en charge par : {decision.service_name} ({decision.organisation_name})."
+            if decision.organisation_name
+            else f"Pris en charge par : {decision.service_name}."
+        ),
         note=note,
         data={"decision": decision.as_dict(), **(details or {})},
     )
@@ -250,6 +254,7 @@ def request_transfer(
         service_after=to_service,
         message=f"Transmis à : {to_service}.",  # the service names its organisation
         note=reason,
+        data={"service": str(to_service)},  # as named then, for Event.text
     )
     tell_receiving_service(
         request, event, from_service=before, reason=reason, topic="transfer:service"

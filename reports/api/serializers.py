@@ -85,7 +85,7 @@ def report_public(report, events) -> dict:
                 "type": event.type,
                 "status": event.status_after or None,
                 "by": event.actor_label,
-                "message": event.message,
+                "message": event.text,
             }
             for event in events
             if event.is_public

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from accounts.models import User
 from notifications.models import OutboxMail
@@ -230,6 +231,9 @@ def test_merging_duplicates_moves_the_followers_and_tells_each_of_them(demo, mak
     duplicate.refresh_from_db()
     assert duplicate.status == "duplicate" and duplicate.duplicate_of == kept
     assert event.is_public and kept.reference in event.message
+    assert event.text == event.message  # said again from its data, the same in French
+    with translation.override("en"):
+        assert event.text == f"Same problem as report {kept.reference}, which is followed instead."
     followers = set(Follower.objects.filter(request=kept).values_list("email", flat=True))
     assert followers == {"first@example.org", "second@example.org", "third@example.org"}
     told = set(OutboxMail.objects.filter(topic="merged").values_list("to", flat=True))

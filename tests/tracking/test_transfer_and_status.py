@@ -1,5 +1,7 @@
 """Transfers between services and organisations, re-routing, statuses: history, mails, rights."""
 
+from html import unescape
+
 import pytest
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -204,3 +206,20 @@ def test_answers_and_notes_are_judged_on_the_current_service(make_report, demo):
     assert not report.events.filter(type__in=[Event.Type.REPLY, Event.Type.NOTE]).exists()
     event = services.request_reply(stale, actor=demo.cahc_agent, message="Collecte prévue.")
     assert event.request_id == report.pk
+
+
+def test_the_portals_own_timeline_lines_speak_the_readers_language(client, make_report, demo):
+    """Routing, transfer and merge lines are said again from the event's data in the reader's
+    language; what an agent typed is shown as typed."""
+    report = make_report("nid-de-poule", contact_email="a@example.org")
+    services.request_transfer(
+        report, to_service=demo.dechets, reason="Dépôt sauvage.", actor=demo.agent
+    )
+    page = f"/signalements/{report.reference}/"
+    french = unescape(client.get(page).content.decode())
+    assert f"Transmis à : {demo.dechets}." in french and "Pris en charge par : " in french
+    english = unescape(client.get(page, HTTP_ACCEPT_LANGUAGE="en").content.decode())
+    assert f"Transferred to: {demo.dechets}." in english and "Handled by: " in english
+    assert "Transmis à" not in english
+    api = client.get(f"/api/reports/{report.reference}/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert f"Transferred to: {demo.dechets}." in [line["message"] for line in api["timeline"]]
