@@ -138,15 +138,18 @@ def _place(data, category: Category | None, action: str, files=None) -> Place:
 
 
 def _enter_action(data) -> str:
-    """Enter pressed in a text field (the form's first button, hidden): the lookup whose field
-    was typed in since the last one, the address first; otherwise the page again. Never the
-    send: a report goes only with its own button."""
+    """Enter pressed in a field (the form's first button, hidden): the lookup whose field was
+    typed in since the last one, the address first; else, while found addresses (or a photo's
+    position) are offered, the one checked; otherwise the page again. Never the send: a report
+    goes only with its own button."""
     query = data.get("address_query", "").strip()
     if query and query != data.get("searched", "").strip():
         return "search"
     ref = data.get("equipment_ref", "").strip()
     if ref and ref != data.get("found_ref", "").strip():
         return "find"
+    if data.get("address_choice"):  # only posted while choices are on the page
+        return "locate"
     return ""
 
 

@@ -90,6 +90,16 @@ def test_enter_in_a_text_field_looks_up_what_was_typed_and_never_sends(client, t
     assert 'id="address-1"' in found  # searched, as the "Chercher l'adresse" button does
     searched = re.search(r'name="searched" value="([^"]*)"', found).group(1)
     assert searched == "3 rue jean jaures"
+    # Enter again while the addresses found are offered: the one checked is used
+    choice = re.search(r'name="address_choice" id="address-1" value="([^"]+)"', found).group(1)
+    located = step(
+        client,
+        **base,
+        address_query="3 rue jean jaures",
+        searched=searched,
+        address_choice=choice.replace("&#x27;", "'"),
+    ).content.decode()
+    assert 'id="who-handles"' in located and "3 Rue Jean-Jaurès" in located
     # the address already searched, a plate typed: Enter finds the plate
     placed = step(
         client,
