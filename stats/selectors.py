@@ -322,6 +322,15 @@ _REQUEST_PREDICATES = (
     + ")"
 )
 
+# The requests counted over each period (n, and prev for the compared one), alias c.
+_REQUEST_COUNTS = (
+    "(count(*) FILTER (WHERE "
+    + _AT_A.format(t="c.created_at")
+    + "))::int AS n, (count(*) FILTER (WHERE "
+    + _AT_B.format(t="c.created_at")
+    + "))::int AS prev"
+)
+
 # From the maintained aggregates: the rows of one dimension ("all", "public" or one filter).
 AGGREGATE_CELLS = (
     """, cells AS (
@@ -350,13 +359,9 @@ AGGREGATE_CELLS = (
 POINT_CELLS = (
     """, cells AS (
     SELECT floor(ST_X(c.location) / %(size)s)::int AS ix,
-           floor(ST_Y(c.location) / %(size)s)::int AS iy,
-           (count(*) FILTER (WHERE """
-    + _AT_A.format(t="c.created_at")
-    + """))::int AS n,
-           (count(*) FILTER (WHERE """
-    + _AT_B.format(t="c.created_at")
-    + """))::int AS prev
+           floor(ST_Y(c.location) / %(size)s)::int AS iy, """
+    + _REQUEST_COUNTS
+    + """
     FROM tracking_citizenrequest c, b
     WHERE c.location && b.g"""
     + _REQUEST_PREDICATES
@@ -448,6 +453,15 @@ def equipment_layers(user, category_ids) -> tuple[int, ...]:
             {"normalise": gettext("Ce problème ne porte sur aucune couche d'équipements.")}
         )
     return layers
+
+
+def layer_names(layer_ids) -> list[str]:
+    """The names of these layers, for a caption (the per-equipment table)."""
+    from gis_layers.models import Layer
+
+    return list(
+        Layer.objects.filter(pk__in=layer_ids).order_by("name").values_list("name", flat=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -612,13 +626,9 @@ COMMUNE_COUNTS_FROM_MONTHS = (
 )
 COMMUNE_COUNTS_FROM_REQUESTS = (
     """
-    SELECT c.commune_id,
-           (count(*) FILTER (WHERE """
-    + _AT_A.format(t="c.created_at")
-    + """))::int AS n,
-           (count(*) FILTER (WHERE """
-    + _AT_B.format(t="c.created_at")
-    + """))::int AS prev
+    SELECT c.commune_id, """
+    + _REQUEST_COUNTS
+    + """
     FROM tracking_citizenrequest c
     WHERE c.commune_id IS NOT NULL"""
     + _REQUEST_PREDICATES

@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
 from core.maps import map_config
-from gis_layers.models import Layer
 from routing.models import Category
 from tracking.filters import RequestFilters, compare_from, error_text, filters_from
 from tracking.filters import category_ids as category_ids_of
@@ -198,11 +197,7 @@ def dashboard(request):
             compare=heat["compare"],
             equipment_layers=heat["layers"],
         ),
-        "equipment_layer_names": list(
-            Layer.objects.filter(pk__in=heat["layers"])
-            .order_by("name")
-            .values_list("name", flat=True)
-        ),
+        "equipment_layer_names": selectors.layer_names(heat["layers"]),
         "map_config": map_config(),
         "assumptions": {
             "trip_km": selectors.TRIP_KM,
