@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/stats/heatmap"
 CAHC = "2.85,50.35,3.10,50.53"
+SIGNS_HERE = [Point(3.0105 + i * 0.0001, 50.4804, srid=4326) for i in range(4)]  # spots' cell
 
 
 @pytest.fixture
@@ -32,6 +33,28 @@ def cells(client, **params):
     assert response.status_code == 200, response.content
     body = response.json()
     return body, sorted(f["properties"]["count"] for f in body["features"])
+
+
+def signs_layer(demo, categories, places, *, name="Panneaux", **layer):
+    """A layer of road signs at these places (WGS84 points), linked to "signalisation"."""
+    from gis_layers.models import Layer
+    from gis_layers.services import layer_replace_features
+
+    signs = Layer.objects.create(
+        slug=f"panneaux-{len(places)}-{layer.get('visibility', 'public')}",
+        name=name,
+        owner_organisation=demo.libercourt,
+        geometry_type="Point",
+        **layer,
+    )
+    layer_replace_features(
+        layer=signs,
+        rows=[(i, bytes(p.wkb), {"ref": f"P{i}"}) for i, p in enumerate(places)],
+        source_srid=4326,
+        ref_field="ref",
+    )
+    categories["signalisation"].layers.add(signs)
+    return signs
 
 
 def aggregates():
@@ -178,25 +201,7 @@ def test_two_periods_compared_cell_by_cell(client, spots, demo):
 
 def test_requests_per_equipment_of_the_category(client, spots, demo, categories):
     """Signs per road sign: four signs of a layer in the first cell, none in the second."""
-    from gis_layers.models import Layer
-    from gis_layers.services import layer_replace_features
-
-    signs = Layer.objects.create(
-        slug="panneaux-t",
-        name="Panneaux",
-        owner_organisation=demo.libercourt,
-        geometry_type="Point",
-    )
-    layer_replace_features(
-        layer=signs,
-        rows=[
-            (i, bytes(Point(3.0105 + i * 0.0001, 50.4804, srid=4326).wkb), {"ref": f"P{i}"})
-            for i in range(4)
-        ],
-        source_srid=4326,
-        ref_field="ref",
-    )
-    categories["signalisation"].layers.add(signs)
+    signs_layer(demo, categories, SIGNS_HERE)
     client.force_login(demo.superuser)
     body, _ = cells(client, category="signalisation", normalise="equipment")
     props = sorted((f["properties"] for f in body["features"]), key=lambda p: p["count"])
@@ -266,22 +271,14 @@ def test_the_public_never_counts_a_hidden_report(client, spots, demo):
 
 def test_equipment_of_an_internal_layer_is_counted_for_staff_only(client, spots, demo, categories):
     from gis_layers.models import Layer
-    from gis_layers.services import layer_replace_features
 
-    signs = Layer.objects.create(
-        slug="panneaux-i",
+    signs_layer(
+        demo,
+        categories,
+        [Point(3.0105, 50.4804, srid=4326)],
         name="Panneaux (interne)",
-        owner_organisation=demo.libercourt,
-        geometry_type="Point",
         visibility=Layer.Visibility.INTERNAL,
     )
-    layer_replace_features(
-        layer=signs,
-        rows=[(1, bytes(Point(3.0105, 50.4804, srid=4326).wkb), {"ref": "P1"})],
-        source_srid=4326,
-        ref_field="ref",
-    )
-    categories["signalisation"].layers.add(signs)
     params = {"bbox": CAHC, "zoom": 14, "category": "signalisation", "normalise": "equipment"}
     refused = client.get(URL, params)
     assert refused.status_code == 400 and "couche" in refused.json()["normalise"][0]
@@ -314,24 +311,8 @@ def test_the_per_equipment_view_has_its_table_by_commune(client, spots, demo, ca
     signs: 2.25; Oignies has 2 signs and no report: 0)."""
     import re
 
-    from gis_layers.models import Layer
-    from gis_layers.services import layer_replace_features
-
-    signs = Layer.objects.create(
-        slug="panneaux-c",
-        name="Panneaux",
-        owner_organisation=demo.libercourt,
-        geometry_type="Point",
-    )
-    places = [Point(3.0105 + i * 0.0001, 50.4804, srid=4326) for i in range(4)]
-    places += [Point(2.99389 + i * 0.0001, 50.46414, srid=4326) for i in range(2)]  # Oignies
-    layer_replace_features(
-        layer=signs,
-        rows=[(i, bytes(p.wkb), {"ref": f"P{i}"}) for i, p in enumerate(places)],
-        source_srid=4326,
-        ref_field="ref",
-    )
-    categories["signalisation"].layers.add(signs)
+    oignies = [Point(2.99389 + i * 0.0001, 50.46414, srid=4326) for i in range(2)]
+    signs_layer(demo, categories, SIGNS_HERE + oignies)
     client.force_login(demo.superuser)
     html = client.get(
         "/statistiques/", {"category": "signalisation", "heat": "equipment", "since": ""}
@@ -351,15 +332,22 @@ def test_the_per_equipment_view_has_its_table_by_commune(client, spots, demo, ca
     assert "Demandes par équipement</th>" not in plain.content.decode()
 
 
-def test_the_bound_cursor_reads_timestamps_in_djangos_time_zone(db):
-    from django.db import connection
+def test_the_bound_cursor_reads_timestamps_in_djangos_time_zone(db, monkeypatch):
+    """When Django's time zone for the connection differs from the one its adapters were
+    made with, the bound cursor registers it, as Django's own cursors do."""
+    import zoneinfo
 
     from core.db import bound_cursor
 
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    from django.db import connections
+
+    monkeypatch.setitem(connections["default"].__dict__, "timezone", paris)  # cached_property
     with connection.cursor() as plain:
         plain.execute("SELECT timestamptz '2026-07-01 12:00+00'")
         expected = plain.fetchone()[0]
     with bound_cursor() as cursor:
         cursor.execute("SELECT %(t)s::timestamptz", {"t": "2026-07-01 12:00+00"})
         got = cursor.fetchone()[0]
-    assert got == expected and got.tzinfo is not None and got.utcoffset() == expected.utcoffset()
+    assert expected.tzinfo == paris  # Django's cursor: 14:00 in Paris
+    assert got == expected and got.tzinfo == paris
