@@ -43,30 +43,15 @@ def error(status: int, code: str, description: str) -> JsonResponse:
     return response
 
 
-# What data endpoints need of a layer: its metadata for links and ETag, not its extent geometry.
-DATA_FIELDS = (
-    "id",
-    "slug",
-    "name",
-    "visibility",
-    "owner_organisation_id",
-    "owner_service_id",
-    "attribute_schema",
-    "attribution",
-    "is_synthetic",
-    "feature_count",
-    "data_version",
-)
-
-
 def api_view(
     func: Callable | None = None, *, data: bool = False, extra: Callable | None = None
 ) -> Callable:
     """Authentication, parameter errors and the layer lookup shared by every layer endpoint.
 
-    ``data=True`` (items, features, tiles) loads only the fields they use: the lookup is on the
-    path of every page and tile. ``extra`` is the view for a collection that is not a layer
-    (gis_layers.collections), called when the slug names one.
+    ``data=True`` (items, features, tiles) loads only the fields they use, by a prepared
+    statement (selectors.layer_for_data): the lookup is on the path of every page and tile.
+    ``extra`` is the view for a collection that is not a layer (gis_layers.collections), called
+    when the slug names one.
     """
     if func is None:
         return lambda f: api_view(f, data=data, extra=extra)
@@ -90,8 +75,10 @@ def api_view(
             except BadParameter as exc:
                 return error(400, "InvalidParameterValue", f"{exc.name} : {exc}")
         if slug is not None:
-            layers = Layer.objects.filter(slug=slug).order_by()
-            layer = (layers.only(*DATA_FIELDS) if data else layers).first()
+            if data:
+                layer = selectors.layer_for_data(slug)
+            else:
+                layer = Layer.objects.filter(slug=slug).order_by().first()
             if layer is None:
                 return error(404, "NotFound", f"Couche inconnue : {slug}.")
             if not permissions.can_read_layer(request.principal, layer):

@@ -112,3 +112,37 @@ def test_query_budget_of_each_collection_endpoint(
 ):
     with django_assert_max_num_queries(budget):
         assert client.get(url).status_code == 200
+
+
+def test_the_data_lookup_is_prepared_and_loads_what_the_orm_loads(
+    client, layers, django_assert_max_num_queries
+):
+    """selectors.layer_for_data builds the layer from one prepared statement: the loaded fields
+    equal the ORM's (the attribute schema parsed from JSON), the others are deferred and load
+    when read, and after psycopg's threshold the statement is prepared on the connection."""
+    from django.db import connection
+
+    from gis_layers.models import Layer
+    from gis_layers.selectors import DATA_FIELDS, layer_for_data
+
+    with django_assert_max_num_queries(1):
+        layer = layer_for_data("eclairage-test")
+    orm = Layer.objects.get(slug="eclairage-test")
+    assert {name: getattr(layer, name) for name in DATA_FIELDS} == {
+        name: getattr(orm, name) for name in DATA_FIELDS
+    }
+    assert layer.attribute_schema[1] == {"name": "hauteur_m", "type": "integer", "label": "Hauteur"}
+    assert layer.property_names == orm.property_names
+    assert "extent" in layer.get_deferred_fields()
+    assert layer.extent.equals(orm.extent)  # deferred, loaded on read
+    assert layer_for_data("no-such-layer") is None
+    assert layer_for_data("eclairage-test'; DROP TABLE gis_layers_layer; --") is None
+
+    for _ in range(6):
+        assert client.get(URL, {"limit": 1}).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "gis_layers_layer" WHERE slug = $1%'],
+        )
+        assert cursor.fetchone()[0] == 1
