@@ -862,6 +862,9 @@ def main() -> None:
         ours.stop()
     table = markdown(report, args, time.perf_counter() - started)
     (RESULTS / "layers.md").write_text(table)
+    # Every sample, in the order taken, for whoever wants to look past the medians.
+    samples = {series.name: series.samples for series in report.series}
+    (OUT / "layers-samples.json").write_text(json.dumps(samples, indent=1))
     print(table)
 
 

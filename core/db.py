@@ -9,8 +9,9 @@ parsing and rewriting (PostgreSQL still chooses between a custom and a generic p
 The cursor is a Django cursor wrapper: queries are logged and counted like any other (query
 budgets in the tests). Only statements written for server-side binding go through it: every
 parameter must have a type PostgreSQL can infer or is cast (``%(ids)s::bigint[]``).
-Prepared statements live in the server session of a connection, so they suit a direct
-connection or a session pooler (README, "Production-like deployment").
+Prepared statements live in the server session of a connection (kept by the worker, or
+pooled), so they suit a direct connection or a session pooler (README, "Production-like
+deployment").
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from psycopg.pq import Format
 
 def bound_cursor():
     """A cursor on the request's connection that binds parameters on the server."""
+    # As Django's cursors do: a kept connection is checked before a request's first statement.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
     cursor = psycopg.Cursor(connection.connection)

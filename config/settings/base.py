@@ -99,9 +99,15 @@ TEMPLATES = [
     },
 ]
 
-# --- Database ----------------------------------------------------------------------------------
-# PostgreSQL + PostGIS through psycopg 3, with its connection pool. Persistent connections
-# (CONN_MAX_AGE) must stay 0 when the pool is on: the pool keeps the connections.
+# --- Database ---------------------------------------------------------------------------------
+# PostgreSQL + PostGIS through psycopg 3. How connections are kept depends on the server:
+# - gunicorn's sync workers (the deployment: Dockerfile, README) serve one request at a time per
+#   process, so each process keeps one persistent connection (CONN_MAX_AGE), checked by Django
+#   before a request's first statement (CONN_HEALTH_CHECKS) and replaced when it fails;
+# - threaded or ASGI servers share connections through psycopg's pool (DB_POOL=1), which checks
+#   a connection out, checks it and gives it back on every request. With one request at a time
+#   that is the same single connection plus a checkout per request, in which Django's PostGIS
+#   backend also registers its adapters again: 4 % of a 10,000-feature page (bench/README.md).
 DATABASE_URL = env_str("DATABASE_URL", "") or ""
 if not DATABASE_URL:
     if not DEBUG:
@@ -110,25 +116,28 @@ if not DATABASE_URL:
             "(or run `./grc run`, which finds or starts a local PostgreSQL)."
         )
     DATABASE_URL = "postgis://postgres@127.0.0.1:5432/libercourt_grc"
+DB_POOL = env_bool("DB_POOL", False)
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
         engine="django.contrib.gis.db.backends.postgis",
-        conn_max_age=0,
+        # The development server starts a thread per request: nothing to keep there.
+        conn_max_age=0 if DB_POOL or DEBUG else env_int("DB_CONN_MAX_AGE", 300),
         conn_health_checks=True,
     )
 }
 DATABASES["default"]["OPTIONS"] = {
-    "pool": {
-        "min_size": env_int("DB_POOL_MIN_SIZE", 1),
-        "max_size": env_int("DB_POOL_MAX_SIZE", 10),
-        "timeout": env_int("DB_POOL_TIMEOUT", 10),
-    },
     "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5),
     # Django's own cursors bind on the client and never prepare; core.db.bound_cursor() binds
     # on the server, and psycopg prepares a statement after this many runs on a connection.
     "prepare_threshold": 5,
 }
+if DB_POOL:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 1),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 10),
+        "timeout": env_int("DB_POOL_TIMEOUT", 10),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Spatial -----------------------------------------------------------------------------------

@@ -235,7 +235,7 @@ def collection(request: HttpRequest, layer: Layer) -> JsonResponse:
 def items(request: HttpRequest, layer: Layer) -> HttpResponse:
     if not _format_ok(request):
         return _bad_format()
-    return _feature_collection(request, layer, reverse("ogcapi:items", args=[layer.slug]), ogc=True)
+    return _feature_collection(request, layer, request.path, ogc=True)  # the page's own path
 
 
 @api_view(data=True, extra=extra_item_view)

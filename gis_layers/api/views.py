@@ -220,9 +220,7 @@ def _feature_collection(
 
 @api_view(data=True)
 def layer_features(request: HttpRequest, layer: Layer) -> HttpResponse:
-    return _feature_collection(
-        request, layer, reverse("layers:features", args=[layer.slug]), ogc=False
-    )
+    return _feature_collection(request, layer, request.path, ogc=False)  # the page's own path
 
 
 @api_view

@@ -81,12 +81,62 @@ def test_unreachable_redis_is_one_line_with_the_fix(stopped_redis_url):
     assert "REDIS_URL=" in result.stderr
 
 
-def test_database_pool_and_health_checks_are_on():
+def test_connections_are_kept_per_worker_and_checked():
     db = settings.DATABASES["default"]
     assert db["ENGINE"] == "django.contrib.gis.db.backends.postgis"
-    assert db["OPTIONS"]["pool"]["max_size"] >= 1
+    assert "pool" not in db["OPTIONS"]  # DB_POOL=1 for threaded or ASGI servers
+    assert db["CONN_MAX_AGE"] == 300
     assert db["CONN_HEALTH_CHECKS"] is True
-    assert db["CONN_MAX_AGE"] == 0  # the pool keeps the connections
+
+
+def test_the_pool_is_there_for_threaded_servers():
+    code = (
+        "from django.conf import settings; db = settings.DATABASES['default']; "
+        "print(db['OPTIONS']['pool']['max_size'], db['CONN_MAX_AGE'], db['CONN_HEALTH_CHECKS'])"
+    )
+    env = {**PROD_ENV, "DATABASE_URL": settings.DATABASE_URL, "DB_POOL": "1"}
+    result = manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.stdout.split() == ["10", "0", "True"], result.stderr
+
+
+# A worker's kept connection whose server process is gone (a restart, an administrator): the
+# next request's first statement, even through core.db.bound_cursor, runs on a new connection.
+STALE = """
+import psycopg
+from django.core.signals import request_finished, request_started
+from django.db import connection
+from core.db import bound_cursor
+
+def backend_pid():
+    request_started.send(sender=None)
+    with bound_cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid() + %s", [0])
+        pid = cursor.fetchone()[0]
+    request_finished.send(sender=None)
+    return pid
+
+first = backend_pid()
+with psycopg.connect(CONNINFO, autocommit=True) as other:
+    other.execute("SELECT pg_terminate_backend(%s, 5000)", [first])
+second = backend_pid()
+print(first != second, backend_pid() == second)
+"""
+
+
+@pytest.mark.django_db
+def test_a_kept_connection_that_died_is_replaced_before_the_next_request():
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    conninfo = " ".join(
+        f"{k}={params[k]}" for k in ("host", "port", "user", "dbname") if params.get(k)
+    )
+    name = connection.settings_dict["NAME"]  # the test database, there for the session
+    url = settings.DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    env = {**PROD_ENV, "DATABASE_URL": url}
+    code = f"CONNINFO = {conninfo!r}\n{STALE}"
+    result = manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.stdout.split() == ["True", "True"], result.stderr
 
 
 def test_geodjango_uses_a_gdal_that_blocks_file_access():
