@@ -99,32 +99,43 @@ def test_the_pool_is_there_for_threaded_servers():
     assert result.stdout.split() == ["10", "0", "True"], result.stderr
 
 
-# A worker's kept connection whose server process is gone (a restart, an administrator): the
-# next request's first statement, even through core.db.bound_cursor, runs on a new connection.
+# A worker's kept connection (core.db): Django's ping before a request's first statement is
+# skipped when the connection finished a request within the bypass window and its socket has
+# nothing to read; made when it sat idle longer, or when its server process is gone (a restart,
+# an administrator), and then the statement runs on a new connection, even through bound_cursor.
 STALE = """
+import time
 import psycopg
 from django.core.signals import request_finished, request_started
 from django.db import connection
+from core import db
 from core.db import bound_cursor
 
-def backend_pid():
+pings = []
+usable = connection.is_usable
+connection.is_usable = lambda: pings.append(1) or usable()
+
+def request(pause=0.0):
+    time.sleep(pause)
     request_started.send(sender=None)
     with bound_cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid() + %s", [0])
         pid = cursor.fetchone()[0]
     request_finished.send(sender=None)
-    return pid
+    return pid, len(pings)
 
-first = backend_pid()
+first = request()  # a new connection is not pinged
+again = request()  # used just now, nothing to read: not pinged
+late = request(db.CHECK_BYPASS_WINDOW + 0.1)  # idle past the window: pinged
 with psycopg.connect(CONNINFO, autocommit=True) as other:
-    other.execute("SELECT pg_terminate_backend(%s, 5000)", [first])
-second = backend_pid()
-print(first != second, backend_pid() == second)
+    other.execute("SELECT pg_terminate_backend(%s, 5000)", [first[0]])
+gone = request()  # within the window, but the closed socket reads as ready: pinged, replaced
+print(first[1], again == first, late == (first[0], 1), gone[1], gone[0] != first[0])
 """
 
 
 @pytest.mark.django_db
-def test_a_kept_connection_that_died_is_replaced_before_the_next_request():
+def test_kept_connections_are_pinged_when_idle_or_closed_and_replaced_when_dead():
     from django.db import connection
 
     params = connection.get_connection_params()
@@ -136,7 +147,7 @@ def test_a_kept_connection_that_died_is_replaced_before_the_next_request():
     env = {**PROD_ENV, "DATABASE_URL": url}
     code = f"CONNINFO = {conninfo!r}\n{STALE}"
     result = manage("shell", "--no-imports", "-c", code, env=env)
-    assert result.stdout.split() == ["True", "True"], result.stderr
+    assert result.stdout.split() == ["0", "True", "True", "2", "True"], result.stderr
 
 
 def test_geodjango_uses_a_gdal_that_blocks_file_access():
