@@ -9,7 +9,8 @@ What is compared, on the 1,000,000-point layer ``bench-points`` (first 10,000 fe
 a. Our GeoJSON endpoints (``/ogcapi/collections/bench-points/items?limit=10000`` and
    ``/api/layers/bench-points/features/?limit=10000``) through a real HTTP server (gunicorn,
    1 sync worker, ``config.settings.production``, DEBUG off) against the floor: the very SQL of
-   ``gis_layers.selectors.items_sql()`` run by the ``psql`` binary, its result written to
+   ``gis_layers.selectors.public_page_sql()`` (the layer's row and its page in one statement,
+   what the endpoints run for a public layer) run by the ``psql`` binary, its result written to
    /dev/null. The floor is measured three ways, from strictest to most lenient:
 
    - *psql, warm session* (the floor used for the ratio): one long-lived psql process reads the
@@ -535,17 +536,28 @@ def bench_items(ours: Server, session: PsqlSession, args, report: Report) -> tup
     from gis_layers.models import Layer
 
     layer = Layer.objects.get(slug=LAYER_SLUG)
-    sql, params = selectors.items_sql(layer, bbox=None, limit=LIMIT, offset=0, properties=None)
+    # The endpoint's statement for a public layer: the layer's row and its page together.
+    sql, params = selectors.public_page_sql(LAYER_SLUG, bbox=None, limit=LIMIT, offset=0)
+    page_sql, page_params = selectors.items_sql(
+        layer, bbox=None, limit=LIMIT, offset=0, properties=None
+    )
     with connection.cursor():
         statement = connection.ops.compose_sql(sql, params)
+        page_statement = connection.ops.compose_sql(page_sql, page_params)
     path = OUT / "items.sql"
     path.write_text(statement + ";\n")
+    page_path = OUT / "items-page.sql"
+    page_path.write_text(page_statement + ";\n")
     ogc_path = f"/ogcapi/collections/{LAYER_SLUG}/items?limit={LIMIT}"
     api_path = f"/api/layers/{LAYER_SLUG}/features/?limit={LIMIT}"
 
-    # Same data: the features text in both bodies is exactly what psql prints.
-    returned, text = psql_output(path).split("|", 1)
+    # Same data: the features text in both bodies is exactly what psql prints for the page, and
+    # the endpoint's statement holds that same text after the layer's columns.
+    returned, text = psql_output(page_path).split("|", 1)
     assert int(returned) == LIMIT
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+        assert cursor.fetchone()[-2:] == (LIMIT, text), "public_page_sql() differs from items_sql()"
     for url in (ogc_path, api_path):
         status, headers, body = http_get(ours.port, url)
         assert status == 200 and headers["content-type"] == "application/geo+json", status
@@ -558,7 +570,7 @@ def bench_items(ours: Server, session: PsqlSession, args, report: Report) -> tup
 
     ogc = Series("ours: /ogcapi/.../items (HTTP)", f"gunicorn, limit={LIMIT}")
     api = Series("ours: /api/layers/.../features/ (HTTP)", f"gunicorn, limit={LIMIT}")
-    floors = Floors("items_sql()", statement, path, session)
+    floors = Floors("public_page_sql()", statement, path, session)
     pairs = [(ogc, http_timer(ours.port, ogc_path)), (api, http_timer(ours.port, api_path))]
     log(f"(a) items: {args.reps} repetitions")
     measure([*pairs, *floors.pairs()], reps=args.reps, warmup=args.warmup)
@@ -597,7 +609,7 @@ def bench_pygeoapi(
         default = Series("pygeoapi 0.24.0 items (HTTP)", "PostgreSQL provider, count on")
         nocount = Series("pygeoapi 0.24.0 items, count: false", "no numberMatched")
         ours_again = Series("ours: /ogcapi/.../items (HTTP), (b) run", "interleaved with pygeoapi")
-        floor_again = Series("psql items_sql(), warm session, (b) run", "as in (a)")
+        floor_again = Series("psql public_page_sql(), warm session, (b) run", "as in (a)")
         log(f"(b) pygeoapi: {args.slow_reps} repetitions")
         measure(
             [
@@ -692,7 +704,7 @@ def bench_drf(ours_http: Series, args, report: Report) -> None:
 
     same_features(features_of(ours_body()), features_of(drf_body()), tolerance=1.1e-6)
     gc.collect()  # the parsed validation data is gone before timing starts
-    ours = Series("ours: ogc.items view, in-process", "layer_items() + framing")
+    ours = Series("ours: ogc.items view, in-process", "layer and page + framing")
     drf = Series("DRF-gis GeoFeatureModelSerializer, in-process", "ListAPIView + JSONRenderer")
     log(f"(c) DRF: {args.slow_reps} repetitions")
     measure(

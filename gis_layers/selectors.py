@@ -83,33 +83,35 @@ DATA_FIELDS = (
 
 
 @cache
-def _data_lookup() -> tuple[str, tuple]:
+def _data_columns() -> tuple[tuple, str]:
     fields = tuple(f for f in Layer._meta.concrete_fields if f.attname in DATA_FIELDS)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(Layer._meta.db_table)
-    return f"SELECT {columns} FROM {table} WHERE slug = %s", fields
+    return fields, ", ".join(f"l.{connection.ops.quote_name(f.column)}" for f in fields)
 
 
-def layer_for_data(slug: str) -> Layer | None:
-    """The layer a page, feature or tile request names, with ``DATA_FIELDS`` loaded (the others
-    are deferred, loaded if ever read), or None.
-
-    Every page and tile starts with it, so it is a statement prepared on the pooled connection
-    (core.db.bound_cursor) and a model built from its row, not an ORM query compiled anew each
-    time: on gunicorn after an idle pause, 0.4-0.5 ms instead of 1.6-1.9 ms (bench/README.md).
-    """
-    sql, fields = _data_lookup()
-    with bound_cursor() as cursor:
-        cursor.execute(sql, [slug])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+def _layer_from_row(row) -> Layer:
+    """A Layer with ``DATA_FIELDS`` loaded from their columns (the others deferred)."""
+    fields, _ = _data_columns()
     values = []
     for field, value in zip(fields, row, strict=True):
         for convert in field.get_db_converters(connection):  # JSON text to Python, as the ORM
             value = convert(value, field.get_col(Layer._meta.db_table), connection)
         values.append(value)
     return Layer.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+def layer_for_data(slug: str) -> Layer | None:
+    """The layer a page, feature or tile request names, with ``DATA_FIELDS`` loaded (the others
+    are deferred, loaded if ever read), or None.
+
+    Every page and tile starts with it, so it is a statement prepared on the connection
+    (core.db.bound_cursor) and a model built from its row, not an ORM query compiled anew each
+    time: on gunicorn after an idle pause, 0.4-0.5 ms instead of 1.6-1.9 ms (bench/README.md).
+    """
+    _, columns = _data_columns()
+    with bound_cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM gis_layers_layer l WHERE l.slug = %s", [slug])
+        row = cursor.fetchone()
+    return None if row is None else _layer_from_row(row)
 
 
 def _properties_sql(properties: list[str] | None) -> tuple[str, list[Any]]:
@@ -135,20 +137,27 @@ def _feature_sql(properties: list[str] | None) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def _where(layer: Layer, bbox: BBox | None) -> tuple[str, list[Any]]:
+def _where(layer_sql: str, layer_params: list[Any], bbox: BBox | None) -> tuple[str, list[Any]]:
+    """The features of a page: ``layer_sql`` chooses the layer (``f.layer_id = %s``)."""
     if bbox is None:
-        return "f.layer_id = %s", [layer.pk]
+        return layer_sql, layer_params
     envelope = f"ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, {API_SRID}), {STORAGE_SRID})"
     return (
-        f"f.layer_id = %s AND f.geom && {envelope} AND ST_Intersects(f.geom, {envelope})",
-        [layer.pk, *bbox.as_params(), *bbox.as_params()],
+        f"{layer_sql} AND f.geom && {envelope} AND ST_Intersects(f.geom, {envelope})",
+        [*layer_params, *bbox.as_params(), *bbox.as_params()],
     )
 
 
-def items_sql(
-    layer: Layer, *, bbox: BBox | None, limit: int, offset: int, properties: list[str] | None
+def _page_sql(
+    layer_sql: str,
+    layer_params: list[Any],
+    *,
+    bbox: BBox | None,
+    limit: int,
+    offset: int,
+    properties: list[str] | None,
 ) -> tuple[str, list[Any]]:
-    """The one statement behind an items page (also run by the benchmark through psql).
+    """A page: how many features it holds, and their GeoJSON texts joined by commas.
 
     With all properties, each feature's GeoJSON is the stored generated column ``geojson``
     (migration 0003): the page is a concatenation of stored text. A property selection builds
@@ -158,13 +167,73 @@ def items_sql(
         feature_sql, feature_params = "f.geojson", []
     else:
         feature_sql, feature_params = _feature_sql(properties)
-    where, where_params = _where(layer, bbox)
+    where, where_params = _where(layer_sql, layer_params, bbox)
     sql = (
-        f"SELECT count(*), COALESCE(string_agg({feature_sql}, ',' ORDER BY f.id), '') "
+        f"SELECT count(*) AS returned, "
+        f"COALESCE(string_agg({feature_sql}, ',' ORDER BY f.id), '') AS features "
         f"FROM (SELECT f.id, f.ref, f.geom, f.properties, f.geojson FROM gis_layers_feature f "
         f"WHERE {where} ORDER BY f.id LIMIT %s OFFSET %s) f"
     )
     return sql, [*feature_params, *where_params, limit, offset]
+
+
+def items_sql(
+    layer: Layer, *, bbox: BBox | None, limit: int, offset: int, properties: list[str] | None
+) -> tuple[str, list[Any]]:
+    """The statement behind a page of a layer already read (see public_page_sql)."""
+    return _page_sql(
+        "f.layer_id = %s", [layer.pk], bbox=bbox, limit=limit, offset=offset, properties=properties
+    )
+
+
+def public_page_sql(
+    slug: str, *, bbox: BBox | None, limit: int, offset: int
+) -> tuple[str, list[Any]]:
+    """The statement behind a page of a public layer (also run by the benchmark through psql):
+    the layer's row by its slug, and in the same statement its page when the layer is public.
+
+    For any other layer the page's scan is not executed (a one-time filter on the layer's
+    visibility, tested with EXPLAIN): who may read it is decided in Python afterwards
+    (accounts.permissions), and its page read by items_sql() only then.
+    """
+    _, columns = _data_columns()
+    page_sql, page_params = _page_sql(
+        "f.layer_id = l.id AND l.visibility = 'public'",
+        [],
+        bbox=bbox,
+        limit=limit,
+        offset=offset,
+        properties=None,
+    )
+    sql = (
+        f"SELECT {columns}, p.returned, p.features FROM gis_layers_layer l "
+        f"LEFT JOIN LATERAL ({page_sql}) p ON true WHERE l.slug = %s"
+    )
+    return sql, [*page_params, slug]
+
+
+def _fetch_page(cursor, sql: str, params: list[Any]) -> tuple | None:
+    # The page is megabytes of UTF-8 that go straight to the response: load it as bytes,
+    # skipping a decode to str and the re-encode (the SQL stays the same, psql runs it too).
+    # The layer's own text columns are varchar, which this loader leaves alone.
+    cursor.cursor.adapters.register_loader("text", _UTF8BytesLoader)
+    cursor.execute(sql, params)
+    return cursor.fetchone()
+
+
+def _page(
+    cursor, layer: Layer, bbox: BBox | None, limit: int, offset: int, returned: int, text
+) -> ItemsPage:
+    """The page with how many features match in all (counted only when it cannot be known)."""
+    if bbox is None:
+        matched = layer.feature_count
+    elif offset == 0 and returned < limit:
+        matched = returned
+    else:
+        where, where_params = _where("f.layer_id = %s", [layer.pk], bbox)
+        cursor.execute(f"SELECT count(*) FROM gis_layers_feature f WHERE {where}", where_params)
+        matched = cursor.fetchone()[0]
+    return ItemsPage(features=bytes(text), number_returned=returned, number_matched=matched)
 
 
 def layer_items(
@@ -173,20 +242,24 @@ def layer_items(
     """A page of a layer's features as GeoJSON text, and how many match in all."""
     sql, params = items_sql(layer, bbox=bbox, limit=limit, offset=offset, properties=properties)
     with connection.cursor() as cursor:
-        # The page is megabytes of UTF-8 that go straight to the response: load it as bytes,
-        # skipping a decode to str and the re-encode (the SQL stays the same, psql runs it too).
-        cursor.cursor.adapters.register_loader("text", _UTF8BytesLoader)
-        cursor.execute(sql, params)
-        returned, text = cursor.fetchone()
-        if bbox is None:
-            matched = layer.feature_count
-        elif offset == 0 and returned < limit:
-            matched = returned
-        else:
-            where, where_params = _where(layer, bbox)
-            cursor.execute(f"SELECT count(*) FROM gis_layers_feature f WHERE {where}", where_params)
-            matched = cursor.fetchone()[0]
-    return ItemsPage(features=bytes(text), number_returned=returned, number_matched=matched)
+        returned, text = _fetch_page(cursor, sql, params)
+        return _page(cursor, layer, bbox, limit, offset, returned, text)
+
+
+def layer_with_public_page(
+    slug: str, *, bbox: BBox | None, limit: int, offset: int
+) -> tuple[Layer | None, ItemsPage | None]:
+    """The layer a page request names (or None), and its page if the layer is public: one
+    round trip instead of two for the requests of public layers (bench/README.md)."""
+    sql, params = public_page_sql(slug, bbox=bbox, limit=limit, offset=offset)
+    with connection.cursor() as cursor:
+        row = _fetch_page(cursor, sql, params)
+        if row is None:
+            return None, None
+        layer = _layer_from_row(row[:-2])
+        if layer.visibility != Layer.Visibility.PUBLIC:
+            return layer, None
+        return layer, _page(cursor, layer, bbox, limit, offset, *row[-2:])
 
 
 def layer_feature(

@@ -231,11 +231,12 @@ def collection(request: HttpRequest, layer: Layer) -> JsonResponse:
     return _json(_collection(request, layer))
 
 
-@api_view(data=True, extra=extra_items_view)
-def items(request: HttpRequest, layer: Layer) -> HttpResponse:
+@api_view(data=True, paged=True, extra=extra_items_view)
+def items(request: HttpRequest, layer: Layer, page=None) -> HttpResponse:
     if not _format_ok(request):
         return _bad_format()
-    return _feature_collection(request, layer, request.path, ogc=True)  # the page's own path
+    # links from the page's own path
+    return _feature_collection(request, layer, request.path, ogc=True, page=page)
 
 
 @api_view(data=True, extra=extra_item_view)

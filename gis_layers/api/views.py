@@ -43,18 +43,49 @@ def error(status: int, code: str, description: str) -> JsonResponse:
     return response
 
 
+def _layer_for(request: HttpRequest, slug: str, *, data: bool, paged: bool):
+    """The layer a request names, and the page already read with it (or None)."""
+    if paged and "properties" not in request.GET and "If-None-Match" not in request.headers:
+        bbox, limit, offset = page_window(request)
+        return selectors.layer_with_public_page(slug, bbox=bbox, limit=limit, offset=offset)
+    if data:
+        return selectors.layer_for_data(slug), None
+    return Layer.objects.filter(slug=slug).order_by().first(), None
+
+
+def _readable_layer(request: HttpRequest, slug: str, *, data: bool, paged: bool):
+    """(layer, page or None) when the caller may read the layer, else the error response."""
+    try:
+        layer, page = _layer_for(request, slug, data=data, paged=paged)
+    except BadParameter as exc:
+        return error(400, "InvalidParameterValue", f"{exc.name} : {exc}")
+    if layer is None:
+        return error(404, "NotFound", f"Couche inconnue : {slug}.")
+    if not permissions.can_read_layer(request.principal, layer):
+        status, reason = permissions.layer_refusal(request.principal, layer)
+        return error(status, "Unauthorized" if status == 401 else "Forbidden", reason)
+    return layer, page
+
+
 def api_view(
-    func: Callable | None = None, *, data: bool = False, extra: Callable | None = None
+    func: Callable | None = None,
+    *,
+    data: bool = False,
+    paged: bool = False,
+    extra: Callable | None = None,
 ) -> Callable:
     """Authentication, parameter errors and the layer lookup shared by every layer endpoint.
 
     ``data=True`` (items, features, tiles) loads only the fields they use, by a prepared
     statement (selectors.layer_for_data): the lookup is on the path of every page and tile.
-    ``extra`` is the view for a collection that is not a layer (gis_layers.collections), called
-    when the slug names one.
+    ``paged=True`` (the items endpoints) reads the page of a public layer in the same statement
+    as the layer (selectors.layer_with_public_page), handed to the view as ``page``; when the
+    request selects properties or carries If-None-Match, or the layer is not public, the view
+    reads its page itself after the checks. ``extra`` is the view for a collection that is not
+    a layer (gis_layers.collections), called when the slug names one.
     """
     if func is None:
-        return lambda f: api_view(f, data=data, extra=extra)
+        return lambda f: api_view(f, data=data, paged=paged, extra=extra)
 
     @require_GET
     @wraps(func)
@@ -75,16 +106,12 @@ def api_view(
             except BadParameter as exc:
                 return error(400, "InvalidParameterValue", f"{exc.name} : {exc}")
         if slug is not None:
-            if data:
-                layer = selectors.layer_for_data(slug)
-            else:
-                layer = Layer.objects.filter(slug=slug).order_by().first()
-            if layer is None:
-                return error(404, "NotFound", f"Couche inconnue : {slug}.")
-            if not permissions.can_read_layer(request.principal, layer):
-                status, reason = permissions.layer_refusal(request.principal, layer)
-                return error(status, "Unauthorized" if status == 401 else "Forbidden", reason)
-            kwargs["layer"] = layer
+            found = _readable_layer(request, slug, data=data, paged=paged)
+            if isinstance(found, HttpResponse):
+                return found
+            kwargs["layer"], page = found
+            if paged:
+                kwargs["page"] = page
         try:
             response = func(request, *args, **kwargs)
         except BadParameter as exc:
@@ -190,16 +217,18 @@ def items_response(
 
 
 def _feature_collection(
-    request: HttpRequest, layer: Layer, path: str, *, ogc: bool
+    request: HttpRequest, layer: Layer, path: str, *, ogc: bool, page=None
 ) -> HttpResponse:
+    """A page of a layer as a FeatureCollection; ``page`` when api_view already read it."""
     bbox, limit, offset = page_window(request)
     properties = parse_properties(request.GET.get("properties"), layer.property_names)
     etag = selectors.layer_etag(layer, "items", ogc, bbox, limit, offset, properties)
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         return HttpResponseNotModified(headers={"ETag": etag})
-    page = selectors.layer_items(
-        layer, bbox=bbox, limit=limit, offset=offset, properties=properties
-    )
+    if page is None:
+        page = selectors.layer_items(
+            layer, bbox=bbox, limit=limit, offset=offset, properties=properties
+        )
     response = items_response(
         request,
         page,
@@ -218,9 +247,10 @@ def _feature_collection(
 # --- Plain GeoJSON per layer -------------------------------------------------------------------
 
 
-@api_view(data=True)
-def layer_features(request: HttpRequest, layer: Layer) -> HttpResponse:
-    return _feature_collection(request, layer, request.path, ogc=False)  # the page's own path
+@api_view(data=True, paged=True)
+def layer_features(request: HttpRequest, layer: Layer, page=None) -> HttpResponse:
+    # links from the page's own path
+    return _feature_collection(request, layer, request.path, ogc=False, page=page)
 
 
 @api_view

@@ -9,7 +9,7 @@ URL = "/api/layers/eclairage-test/features/"
 
 
 def test_items_are_geojson_built_by_postgis(client, layers, django_assert_max_num_queries):
-    with django_assert_max_num_queries(2):  # the layer, then the page (the count is stored)
+    with django_assert_max_num_queries(1):  # the public layer and its page in one statement
         response = client.get(URL, {"limit": 100})
     assert response.status_code == 200
     assert response["Content-Type"] == "application/geo+json"
@@ -102,8 +102,9 @@ def test_catalogue_lists_public_layers_for_anonymous(client, layers):
         ("/ogcapi/conformance", 0),
         ("/ogcapi/collections", 1),
         ("/ogcapi/collections/eclairage-test", 1),
-        ("/ogcapi/collections/eclairage-test/items?limit=50", 2),
-        ("/ogcapi/collections/eclairage-test/items?limit=50&bbox=3.0,50.47,3.01,50.48", 3),
+        ("/ogcapi/collections/eclairage-test/items?limit=50", 1),
+        ("/ogcapi/collections/eclairage-test/items?limit=50&bbox=3.0,50.47,3.01,50.48", 2),
+        ("/ogcapi/collections/eclairage-test/items?limit=50&properties=hauteur_m", 2),
         ("/api/layers/", 1),
     ],
 )
@@ -138,11 +139,67 @@ def test_the_data_lookup_is_prepared_and_loads_what_the_orm_loads(
     assert layer_for_data("no-such-layer") is None
     assert layer_for_data("eclairage-test'; DROP TABLE gis_layers_layer; --") is None
 
-    for _ in range(6):
-        assert client.get(URL, {"limit": 1}).status_code == 200
+    feature_id = client.get(URL, {"limit": 1}).json()["features"][0]["id"]
+    for _ in range(6):  # an item: the layer, then the feature
+        url = f"/ogcapi/collections/eclairage-test/items/{feature_id}"
+        assert client.get(url).status_code == 200
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ['%FROM "gis_layers_layer" WHERE slug = $1%'],
+            ["%FROM gis_layers_layer l WHERE l.slug = $1%"],
         )
         assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("bbox", "limit", "offset"),
+    [
+        (None, 100, 0),
+        (None, 128, 256),
+        ((3.0, 50.475, 3.005, 50.48), 10, 0),
+        ((3.0, 50.475, 3.005, 50.48), 10, 20),
+    ],
+)
+def test_a_public_page_read_with_its_layer_is_the_page_read_after_it(layers, bbox, limit, offset):
+    """layer_with_public_page (one statement) answers what layer_items answers once the layer is
+    read: the same bytes and the same counts, with and without a bbox."""
+    from gis_layers.selectors import BBox, layer_for_data, layer_items, layer_with_public_page
+
+    box = BBox(*bbox) if bbox else None
+    layer, page = layer_with_public_page("eclairage-test", bbox=box, limit=limit, offset=offset)
+    assert layer.pk == layers.public.pk and layer.attribute_schema == layers.public.attribute_schema
+    alone = layer_items(
+        layer_for_data("eclairage-test"), bbox=box, limit=limit, offset=offset, properties=None
+    )
+    assert page == alone and page.number_returned > 0
+    assert layer_with_public_page("no-such-layer", bbox=box, limit=limit, offset=offset) == (
+        None,
+        None,
+    )
+
+
+def test_no_page_is_read_with_a_layer_that_is_not_public(layers):
+    """For an internal or shared layer the statement returns the layer's row only: the scan of
+    its features is never executed (PostgreSQL's one-time filter); the page is read after the
+    permission check (the test of access covers who gets it)."""
+    from django.db import connection
+
+    from gis_layers.selectors import layer_with_public_page, public_page_sql
+
+    for slug in ("reseau-eau", "bornes-verre-test"):
+        layer, page = layer_with_public_page(slug, bbox=None, limit=100, offset=0)
+        assert layer.slug == slug and page is None
+        sql, params = public_page_sql(slug, bbox=None, limit=100, offset=0)
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        scans = list(_feature_scans(plan[0]["Plan"]))
+        assert scans and all(scan["Actual Loops"] == 0 for scan in scans), scans
+
+
+def _feature_scans(node):
+    if node.get("Relation Name") == "gis_layers_feature":
+        yield node
+    for child in node.get("Plans", []):
+        yield from _feature_scans(child)
