@@ -163,10 +163,14 @@ def test_the_data_lookup_is_prepared_and_loads_what_the_orm_loads(
 def test_a_public_page_read_with_its_layer_is_the_page_read_after_it(layers, bbox, limit, offset):
     """layer_with_public_page (one statement) answers what layer_items answers once the layer is
     read: the same bytes and the same counts, with and without a bbox."""
-    from gis_layers.selectors import BBox, layer_for_data, layer_items, layer_with_public_page
-
     from gis_layers.models import Layer
-    from gis_layers.selectors import DATA_FIELDS
+    from gis_layers.selectors import (
+        DATA_FIELDS,
+        BBox,
+        layer_for_data,
+        layer_items,
+        layer_with_public_page,
+    )
 
     box = BBox(*bbox) if bbox else None
     layer, page = layer_with_public_page("eclairage-test", bbox=box, limit=limit, offset=offset)
