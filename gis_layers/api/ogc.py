@@ -16,6 +16,7 @@ from django.urls import reverse
 from gis_layers import selectors
 from gis_layers.collections import extra_collections
 from gis_layers.models import Layer
+from gis_layers.selectors import ItemsPage
 
 from .views import (
     GEOJSON,
@@ -232,7 +233,7 @@ def collection(request: HttpRequest, layer: Layer) -> JsonResponse:
 
 
 @api_view(data=True, paged=True, extra=extra_items_view)
-def items(request: HttpRequest, layer: Layer, page=None) -> HttpResponse:
+def items(request: HttpRequest, layer: Layer, page: ItemsPage | None = None) -> HttpResponse:
     if not _format_ok(request):
         return _bad_format()
     # links from the page's own path

@@ -20,6 +20,7 @@ from accounts.authentication import AuthenticationError, principal_for
 from gis_layers import selectors
 from gis_layers.collections import extra_collection
 from gis_layers.models import Layer
+from gis_layers.selectors import ItemsPage
 
 from .params import (
     DEFAULT_LIMIT,
@@ -43,11 +44,17 @@ def error(status: int, code: str, description: str) -> JsonResponse:
     return response
 
 
-def _layer_for(request: HttpRequest, slug: str, *, data: bool, paged: bool):
+def _layer_for(
+    request: HttpRequest, slug: str, *, data: bool, paged: bool
+) -> tuple[Layer | None, ItemsPage | None]:
     """The layer a request names, and the page already read with it (or None)."""
     if paged and "properties" not in request.GET and "If-None-Match" not in request.headers:
-        bbox, limit, offset = page_window(request)
-        return selectors.layer_with_public_page(slug, bbox=bbox, limit=limit, offset=offset)
+        try:
+            bbox, limit, offset = page_window(request)
+        except BadParameter:
+            pass  # the view refuses it, after an unknown or forbidden layer is (404, 401, 403)
+        else:
+            return selectors.layer_with_public_page(slug, bbox=bbox, limit=limit, offset=offset)
     if data:
         return selectors.layer_for_data(slug), None
     return Layer.objects.filter(slug=slug).order_by().first(), None
@@ -55,10 +62,7 @@ def _layer_for(request: HttpRequest, slug: str, *, data: bool, paged: bool):
 
 def _readable_layer(request: HttpRequest, slug: str, *, data: bool, paged: bool):
     """(layer, page or None) when the caller may read the layer, else the error response."""
-    try:
-        layer, page = _layer_for(request, slug, data=data, paged=paged)
-    except BadParameter as exc:
-        return error(400, "InvalidParameterValue", f"{exc.name} : {exc}")
+    layer, page = _layer_for(request, slug, data=data, paged=paged)
     if layer is None:
         return error(404, "NotFound", f"Couche inconnue : {slug}.")
     if not permissions.can_read_layer(request.principal, layer):
@@ -217,7 +221,7 @@ def items_response(
 
 
 def _feature_collection(
-    request: HttpRequest, layer: Layer, path: str, *, ogc: bool, page=None
+    request: HttpRequest, layer: Layer, path: str, *, ogc: bool, page: ItemsPage | None = None
 ) -> HttpResponse:
     """A page of a layer as a FeatureCollection; ``page`` when api_view already read it."""
     bbox, limit, offset = page_window(request)
@@ -248,7 +252,9 @@ def _feature_collection(
 
 
 @api_view(data=True, paged=True)
-def layer_features(request: HttpRequest, layer: Layer, page=None) -> HttpResponse:
+def layer_features(
+    request: HttpRequest, layer: Layer, page: ItemsPage | None = None
+) -> HttpResponse:
     # links from the page's own path
     return _feature_collection(request, layer, request.path, ogc=False, page=page)
 

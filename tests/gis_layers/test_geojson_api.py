@@ -85,6 +85,17 @@ def test_unknown_layer_is_404_with_a_reason(client, layers):
     assert "Couche inconnue" in response.json()["description"]
 
 
+@pytest.mark.parametrize("url", [URL, "/ogcapi/collections/eclairage-test/items"])
+def test_an_unknown_or_closed_layer_is_said_before_a_bad_parameter(client, layers, url):
+    """A page request names its layer first: an unknown layer is a 404 and a layer the caller
+    may not read a 401, whatever the page parameters; only then is a bad bbox a 400."""
+    bad = {"bbox": "3.1,50.5,3.0,50.4"}  # inverted
+    assert client.get(url.replace("eclairage-test", "nope"), bad).status_code == 404
+    assert client.get(url.replace("eclairage-test", "reseau-eau"), bad).status_code == 401
+    response = client.get(url, bad)
+    assert response.status_code == 400 and "bbox" in response.json()["description"]
+
+
 def test_catalogue_lists_public_layers_for_anonymous(client, layers):
     body = client.get("/api/layers/").json()
     slugs = {layer["slug"] for layer in body["layers"]}
