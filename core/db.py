@@ -53,10 +53,6 @@ def bound_cursor():
 CHECK_BYPASS_WINDOW = 0.5  # seconds
 
 
-def _released_at(conn) -> float | None:
-    return getattr(conn, "_grc_released_at", None)
-
-
 def mark_connections_released(**kwargs) -> None:
     """request_finished receiver (after Django's): when each kept connection was last used."""
     now = time.monotonic()
@@ -77,7 +73,7 @@ def bypass_recent_health_checks(**kwargs) -> None:
     """request_started receiver (after Django's close_old_connections, which asks for a check)."""
     now = time.monotonic()
     for conn in connections.all(initialized_only=True):
-        released = _released_at(conn)
+        released = getattr(conn, "_grc_released_at", None)  # mark_connections_released
         if (
             conn.connection is not None
             and conn.health_check_enabled

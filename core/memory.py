@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import platform
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,10 @@ MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's ceiling on 64-bit (HEAP_MAX_SIZ
 def keep_freed_memory(*, mmap_mib: int = 32, trim_mib: int = 128) -> bool:
     """Serve allocations up to ``mmap_mib`` from the heap and keep up to ``trim_mib`` of free
     heap. Returns whether glibc took both settings."""
-    name = ctypes.util.find_library("c")
+    if platform.libc_ver()[0] != "glibc":  # musl and others: no such thresholds
+        return False
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-        libc.gnu_get_libc_version  # noqa: B018 (glibc only: musl has no mallopt thresholds)
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
     except (OSError, AttributeError, TypeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

@@ -3,11 +3,13 @@ at a time too, where glibc's defaults map the first one and unmap it, then give 
 blocks back to the kernel (read from mallinfo2, in new processes: this one keeps its
 defaults)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,15 +43,37 @@ def cycle(n):
 
 if sys.argv[2] == "tuned":
     assert keep_freed_memory()
+elif sys.argv[2] == "wsgi":  # what gunicorn imports
+    import config.wsgi  # noqa: F401
 print(cycle(1), cycle(3))
 """
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc")
-def test_big_blocks_stay_in_the_heap_once_tuned():
-    def probe(mode):
-        argv = [sys.executable, "-c", PROBE, str(ROOT), mode]
-        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc")
 
+
+def test_big_blocks_stay_in_the_heap_once_tuned():
     assert probe("default") == "(1, False) (0, False)"
     assert probe("tuned") == "(0, True) (0, True)"
+
+
+def test_the_web_worker_is_tuned_unless_turned_off():
+    """config.wsgi, which gunicorn loads, tunes the worker; GRC_MALLOC_TUNING=0 leaves glibc's
+    defaults."""
+    assert probe("wsgi") == "(0, True) (0, True)"
+    assert probe("wsgi", GRC_MALLOC_TUNING="0") == "(1, False) (0, False)"
+
+
+def probe(mode, **env):
+    argv = [sys.executable, "-c", PROBE, str(ROOT), mode]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "memory-probe-" + "k" * 50,
+        "DATABASE_URL": settings.DATABASE_URL,  # read, never connected to
+        "GRC_ENV_FILE": "/nonexistent",
+        **env,
+    }
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
