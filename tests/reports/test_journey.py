@@ -32,6 +32,11 @@ def step(client, **data):
     return response
 
 
+def value(html: str, name: str) -> str:
+    """The value the page carries in its field ``name`` (a hidden input, as the browser posts)."""
+    return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+
+
 def test_the_form_opens_with_problems_grouped_by_domain(client, town):
     html = client.get(URL).content.decode()
     assert '<optgroup label="Éclairage public">' in html
@@ -52,8 +57,8 @@ def test_a_streetlight_reported_through_the_address_search(client, town):
         address_choice=choice.replace("&#x27;", "'"),
     ).content.decode()
     assert "Éclairage public" in placed and 'id="who-handles"' in placed
-    lon = re.search(r'name="lon" value="([^"]+)"', placed).group(1)
-    lat = re.search(r'name="lat" value="([^"]+)"', placed).group(1)
+    lon = value(placed, "lon")
+    lat = value(placed, "lat")
     light = re.search(r'name="equipment" id="equipment-(\d+)"', placed).group(1)
     sent = step(
         client,
@@ -88,7 +93,7 @@ def test_enter_in_a_text_field_looks_up_what_was_typed_and_never_sends(client, t
     }
     found = step(client, **base, address_query="3 rue jean jaures").content.decode()
     assert 'id="address-1"' in found  # searched, as the "Chercher l'adresse" button does
-    searched = re.search(r'name="searched" value="([^"]*)"', found).group(1)
+    searched = value(found, "searched")
     assert searched == "3 rue jean jaures"
     # Enter again while the addresses found are offered: the one checked is used
     choice = re.search(r'name="address_choice" id="address-1" value="([^"]+)"', found).group(1)
@@ -109,8 +114,8 @@ def test_enter_in_a_text_field_looks_up_what_was_typed_and_never_sends(client, t
         equipment_ref="EP-0042",
     ).content.decode()
     assert 'id="who-handles"' in placed and 'id="address-1"' not in placed
-    lon = re.search(r'name="lon" value="([^"]+)"', placed).group(1)
-    lat = re.search(r'name="lat" value="([^"]+)"', placed).group(1)
+    lon = value(placed, "lon")
+    lat = value(placed, "lat")
     # everything filled, nothing new typed: Enter shows the page again, nothing is sent
     again = step(
         client,
