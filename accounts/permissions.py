@@ -454,7 +454,11 @@ def _admin_routing_rule(user: Any, actor: Actor, action: Action, obj: Any) -> bo
         return True
     if obj is None:
         return bool(actor.admin_organisations)
-    return obj.target_service.organisation_id in actor.admin_organisations
+    return can_write_routing_rule(
+        user,
+        organisation_id=obj.target_service.organisation_id,
+        beyond_competence=obj.beyond_competence,
+    )
 
 
 def _admin_request(user: Any, actor: Actor, action: Action, obj: Any) -> bool:
@@ -545,6 +549,20 @@ def organisations_user_may_add_services_to(user: Any) -> QuerySet[Organisation]:
     actor = actor_for(user)
     qs = Organisation.objects.all()
     return qs if actor.is_superuser else qs.filter(pk__in=actor.admin_organisations)
+
+
+def can_route_beyond_competence(user: Any) -> bool:
+    """Write a routing rule that reaches beyond its organisation's competences: the operator."""
+    return actor_for(user).is_superuser
+
+
+def can_write_routing_rule(user: Any, *, organisation_id: int, beyond_competence: bool) -> bool:
+    """Write a routing rule to a service of ``organisation_id``: its administrators, for rules
+    that only refine where that organisation is competent (checked against the competences by
+    routing.services.rule_check); a rule reaching beyond is the platform operator's."""
+    if can_route_beyond_competence(user):
+        return True
+    return not beyond_competence and organisation_id in actor_for(user).admin_organisations
 
 
 def services_user_may_route_to(user: Any) -> QuerySet[Service]:

@@ -1,16 +1,74 @@
+from django import forms
 from django.contrib.gis import admin
+from django.core.exceptions import ValidationError
 from leaflet.admin import LeafletGeoAdmin
 
 from accounts import permissions
 from core.admin import PermissionModuleAdminMixin
 
 from .models import Category, RoutingRule
+from .services import rule_check
+
+
+class RoutingRuleForm(forms.ModelForm):
+    """Runs the service's check (who may route where) before the admin saves anything."""
+
+    user = None  # set by RoutingRuleAdmin.get_form
+
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "name",
+            "description",
+            "priority",
+            "target_service",
+            "categories",
+            "domains",
+            "communes",
+            "geom",
+            "near_layer",
+            "near_distance_m",
+            "near_owner",
+            "valid_from",
+            "valid_until",
+            "beyond_competence",
+            "is_active",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or "target_service" not in data:
+            return data
+        rule = self.instance
+        for name in ("target_service", "geom", "beyond_competence"):
+            if name in data:
+                setattr(rule, name, data[name])
+        try:
+            rule_check(
+                user=self.user,
+                rule=rule,
+                categories=data.get("categories") or (),
+                domains=data.get("domains") or (),
+                communes=data.get("communes") or (),
+            )
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return data
 
 
 @admin.register(Category)
 class CategoryAdmin(PermissionModuleAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "domain", "allow_anonymous", "photo_required", "sla_days", "is_active"]
-    list_filter = ["domain", "is_active", "allow_anonymous", "photo_required"]
+    list_display = [
+        "name",
+        "domain",
+        "allow_anonymous",
+        "photo_required",
+        "public_position",
+        "sla_days",
+        "is_active",
+    ]
+    list_filter = ["domain", "is_active", "allow_anonymous", "photo_required", "public_position"]
     search_fields = ["name", "keywords", "slug"]
     filter_horizontal = ["layers"]
 
@@ -26,11 +84,22 @@ class RoutingRuleAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
         "near_layer",
         "valid_from",
         "valid_until",
+        "beyond_competence",
         "is_active",
     ]
     list_filter = ["is_active", "target_service__organisation"]
     search_fields = ["name", "description"]
     filter_horizontal = ["categories", "domains", "communes"]
+    form = RoutingRuleForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    def get_readonly_fields(self, request, obj=None):
+        if permissions.can_route_beyond_competence(request.user):
+            return super().get_readonly_fields(request, obj)
+        return [*super().get_readonly_fields(request, obj), "beyond_competence"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "target_service":

@@ -17,6 +17,14 @@ from territory.models import Commune
 from .questions import questions_check
 
 
+class PublicPosition(models.TextChoices):
+    """How precisely the public sees where a category's reports are (the people handling a
+    report, its author and the holder of its tracking key always see the exact point)."""
+
+    APPROXIMATE = "approximate", _("approchée (grille de GRC_PUBLIC_PRECISION_M mètres)")
+    HIDDEN = "hidden", _("non publiée : la commune seulement (problème qui concerne un domicile)")
+
+
 class Category(models.Model):
     domain = models.ForeignKey(
         Domain, verbose_name=_("domaine"), on_delete=models.PROTECT, related_name="categories"
@@ -51,6 +59,17 @@ class Category(models.Model):
         blank=True,
         help_text=_("Identifiants de la nomenclature DansMaRue (Ville de Paris) adaptée."),
     )
+    public_position = models.CharField(
+        _("position publiée"),
+        max_length=12,
+        choices=PublicPosition.choices,
+        default=PublicPosition.APPROXIMATE,
+        help_text=_(
+            "« Non publiée » pour un problème qui concerne un domicile (bac non collecté, "
+            "nuisibles…) : le public ne voit que la commune, ni point, ni adresse, ni "
+            "description, ni photo."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     position = models.PositiveSmallIntegerField(_("ordre"), default=0)
 
@@ -61,6 +80,12 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def place_is_public(self) -> bool:
+        """Whether the public may see where its reports are (approximately), their address,
+        description and photos; otherwise the commune only."""
+        return self.public_position != PublicPosition.HIDDEN
 
     def clean(self) -> None:
         super().clean()
@@ -78,6 +103,12 @@ class RoutingRule(models.Model):
     ``near_layer`` (optionally owned by ``near_owner``), and today within the validity dates.
     Among matching rules the highest priority wins; equal priorities are a conflict that the
     coverage check lists.
+
+    A rule only refines a decision that its target's organisation already holds: the report
+    must be one that organisation is competent for (its commune's domains for a commune, the
+    agglomeration's competences for the CAHC) or whose equipment it owns. Only the platform
+    operator may write a rule that reaches beyond (``beyond_competence``); the write-time
+    check is ``routing.services.rule_check``, the decision-time one ``route_for``.
     """
 
     name = models.CharField(_("nom"), max_length=200)
@@ -116,6 +147,15 @@ class RoutingRule(models.Model):
     )
     valid_from = models.DateField(_("valable à partir du"), null=True, blank=True)
     valid_until = models.DateField(_("valable jusqu'au"), null=True, blank=True)
+    beyond_competence = models.BooleanField(
+        _("au-delà des compétences de l'organisation destinataire"),
+        default=False,
+        help_text=_(
+            "Réservé à l'opérateur de la plateforme. Sans cette case, la règle ne fait qu'affiner "
+            "l'aiguillage sur le territoire et dans les domaines où l'organisation destinataire "
+            "est compétente."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

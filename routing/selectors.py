@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.maps import reproject
+from organisations.models import Competence
 
 from .models import Category
 
@@ -165,11 +166,9 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
             f"{equipment['ref']} ({equipment['layer_name']}) appartient à {org_name}",
             distance_m=equipment["distance_m"],
         )
-        eligible = [r for r in rules if r["organisation_id"] == org_id]
     elif competent:
         org_id, org_name, on_board = competent["id"], competent["name"], competent["on_board"]
         _step(trace, "compétence", f"{category.domain.name} à {commune['name']} : {org_name}")
-        eligible = rules
     else:
         _step(trace, "compétence", "aucune organisation compétente")
         return RoutingDecision(
@@ -179,6 +178,14 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
             message=_("Aucune organisation n'est désignée pour « %(domain)s » à %(commune)s.")
             % {"domain": category.domain.name, "commune": commune["name"]},
         )
+    # A rule only refines the decision of the organisation that holds it (the equipment's
+    # owner, else the competent one); a rule reaching beyond was written by the operator.
+    eligible = [r for r in rules if r["organisation_id"] == org_id or r["beyond_competence"]]
+    discarded = (
+        f"autre organisation que le propriétaire ({org_name})"
+        if equipment and equipment.get("owner_id")
+        else f"hors des compétences de l'organisation destinataire ({org_name} est compétente)"
+    )
     for rule in rules:
         _step(
             trace,
@@ -187,7 +194,7 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
             rule=rule["name"],
             rule_id=rule["id"],
             priority=rule["priority"],
-            reason=None if rule in eligible else "autre organisation que le propriétaire",
+            reason=None if rule in eligible else discarded,
         )
     if len(eligible) > 1 and eligible[0]["priority"] == eligible[1]["priority"]:
         _step(trace, "conflit", "règles de même priorité", rules=[r["name"] for r in eligible[:2]])
@@ -253,6 +260,38 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
         message=_("Votre signalement sera traité par : %(service)s (%(organisation)s).")
         % {"service": chosen["name"], "organisation": org_name},
     )
+
+
+def competence_pairs(organisation_id: int) -> set[tuple[int, int]]:
+    """(commune id, domain id) pairs where the organisation is competent."""
+    return set(
+        Competence.objects.filter(organisation_id=organisation_id).values_list(
+            "commune_id", "domain_id"
+        )
+    )
+
+
+AREA_OUTSIDE_SQL = """
+    SELECT ST_Area(ST_Difference(a.g, ST_Buffer(ST_Union(c.geom), %(margin)s))),
+           bool_or(ST_Intersects(a.g, c.geom))
+    FROM territory_commune c CROSS JOIN (SELECT ST_GeomFromEWKB(%(area)s) AS g) a
+    WHERE c.id = ANY(%(communes)s)
+    GROUP BY a.g
+"""
+
+
+def area_outside_communes(area, commune_ids: set[int], *, margin_m: float) -> tuple[float, bool]:
+    """How many square metres of ``area`` lie outside the communes widened by ``margin_m``, and
+    whether it touches them at all (computed in PostGIS; an empty set leaves it all outside)."""
+    if not commune_ids:
+        return area.area, False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            AREA_OUTSIDE_SQL,
+            {"area": bytes(area.ewkb), "communes": sorted(commune_ids), "margin": margin_m},
+        )
+        outside, touches = cursor.fetchone()
+    return float(outside or 0), bool(touches)
 
 
 @dataclass(frozen=True)

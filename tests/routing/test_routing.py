@@ -152,7 +152,8 @@ def test_a_rule_with_an_area_refines_the_competence(categories, demo):
 
 
 def test_a_distance_rule_near_features_owned_by_someone_else(categories, demo):
-    """Within 15 m of a road managed by the agglomeration, road reports go to the CAHC."""
+    """Within 15 m of a road managed by the agglomeration, road reports go to the CAHC: roads
+    are Libercourt's competence, so only the operator's rule reaching beyond it does that."""
     roads = Layer.objects.create(
         slug="voies-cahc",
         name="Voies d'intérêt communautaire",
@@ -178,6 +179,9 @@ def test_a_distance_rule_near_features_owned_by_someone_else(categories, demo):
         near_owner=demo.cahc,
     )
     rule.domains.add(categories["nid-de-poule"].domain)
+    refining_only = decide(3.0110, 50.4795, categories["nid-de-poule"])
+    assert refining_only.rule_id is None and refining_only.service_id == demo.voirie.pk
+    RoutingRule.objects.filter(pk=rule.pk).update(beyond_competence=True)
     on_road = decide(3.0110, 50.4795, categories["nid-de-poule"])
     assert on_road.rule_id == rule.pk and on_road.organisation_id == demo.cahc.pk
     off_road = decide(3.0110, 50.4810, categories["nid-de-poule"])  # ~110 m away
