@@ -496,6 +496,17 @@ def report_merge(duplicate: Report, *, into: Report, actor: Any) -> Event:
     _check_handler(actor, duplicate)
     if into.pk == duplicate.pk:
         raise ValidationError({"into": _("Un signalement ne peut pas être son propre doublon.")})
+    if not permissions.can_act_on_request(actor, into):
+        # The kept report gains followers and a line of its timeline: its handlers decide.
+        raise ValidationError(
+            {
+                "into": _(
+                    "Vous ne traitez pas le signalement %(ref)s : transférez plutôt celui-ci "
+                    "au service qui traite %(ref)s."
+                )
+                % {"ref": into.reference}
+            }
+        )
     if not into.is_open:
         raise ValidationError(
             {

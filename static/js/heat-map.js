@@ -3,6 +3,7 @@
 // 1,000 inhabitants (data-mode="inhabitants"); with a second period, cells red where requests
 // rose and blue where they fell. data-query carries the page's filters. The table beside the
 // map gives the figures per commune (the non-map path).
+import { textElement } from "./dom.js";
 import { gettext } from "./i18n.js";
 import { addStreets } from "./own-data.js";
 
@@ -61,7 +62,7 @@ const layer = L.geoJSON(null, {
     fillColor: f.properties.change !== undefined && f.properties.change > 0 ? RED : BLUE,
     fillOpacity: f.properties.opacity,
   }),
-  onEachFeature: (f, l) => l.bindTooltip(label(f.properties)),
+  onEachFeature: (f, l) => l.bindTooltip(textElement(label(f.properties))),
 }).addTo(map);
 
 let pending = null;

@@ -1,6 +1,7 @@
 // Reporting map: a click (or "use my position") fills the same fields as the address search and
 // posts the form back to see who handles it and the equipment around; clicking an equipment
 // marker picks it in the list. Everything here is also doable without the map.
+import { textElement } from "./dom.js";
 import { gettext } from "./i18n.js";
 import { addStreets } from "./own-data.js";
 
@@ -42,7 +43,7 @@ if (form && element) {
 
   for (const item of equipment) {
     const marker = L.circleMarker([item.lat, item.lon], { radius: 8, color: "#000091", weight: 2, fillColor: "#ffffff", fillOpacity: 1 })
-      .bindTooltip(`${item.ref} – ${item.layer_name}`)
+      .bindTooltip(textElement(`${item.ref} – ${item.layer_name}`))
       .addTo(map);
     marker.on("click", (event) => {
       L.DomEvent.stopPropagation(event);

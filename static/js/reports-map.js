@@ -1,5 +1,6 @@
 // Public map of reports: what is in view, clustered by the server below zoom 16, with the
 // page's filters. The list beside the map gives the same reports without it.
+import { textElement } from "./dom.js";
 import { gettext } from "./i18n.js";
 import { addStreets } from "./own-data.js";
 
@@ -38,7 +39,7 @@ function refresh() {
           color: "#000091", weight: 2, fillColor: p.count > 1 ? "#6a6af4" : "#ffffff", fillOpacity: 0.9,
         });
         if (p.count > 1) {
-          marker.bindTooltip(gettext("%(n)s signalements", { n: p.count }));
+          marker.bindTooltip(textElement(gettext("%(n)s signalements", { n: p.count })));
           marker.on("click", () => map.setView([lat, lon], Math.min(map.getZoom() + 2, 18)));
         } else {
           const popup = document.createElement("div");  // text nodes only: no HTML from data

@@ -1,5 +1,6 @@
 // Territory map: the 14 communes drawn from our own data (works with no basemap and no network).
 // The same information is in the list of communes beside the map.
+import { textElement } from "./dom.js";
 import { addStreets } from "./own-data.js";
 
 const config = JSON.parse(document.getElementById("map-config").textContent);
@@ -24,7 +25,7 @@ fetch("/api/territory/communes/", { headers: { Accept: "application/geo+json" } 
         fillColor: feature.properties.on_board ? "#6a6af4" : "#cacafb", fillOpacity: 0.25,
       }),
       onEachFeature: (feature, featureLayer) => {
-        featureLayer.bindTooltip(feature.properties.name, { className: "commune-label", sticky: true });
+        featureLayer.bindTooltip(textElement(feature.properties.name), { className: "commune-label", sticky: true });
         featureLayer.on("click", () => { if (whoUrl) window.location.href = `${whoUrl}?commune=${feature.properties.insee}`; });
       },
     }).addTo(map);

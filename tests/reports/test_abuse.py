@@ -242,6 +242,24 @@ def test_merging_duplicates_moves_the_followers_and_tells_each_of_them(demo, mak
         services.report_merge(duplicate, into=kept, actor=demo.agent)
 
 
+def test_merging_needs_the_right_to_act_on_the_kept_report_too(client, demo, make_report):
+    """A Libercourt roads agent cannot merge into a CAHC report (it would gain followers and a
+    line of its timeline): its handlers decide, through the service and the admin."""
+    duplicate = make_report("signalisation", contact_email="second@example.org")
+    cahc_report = make_report("fuite-eau", contact_email="first@example.org")
+    assert cahc_report.organisation_id == demo.cahc.pk
+    with pytest.raises(ValidationError) as refused:
+        services.report_merge(duplicate, into=cahc_report, actor=demo.agent)
+    assert "Vous ne traitez pas le signalement" in str(refused.value.message_dict["into"])
+    client.force_login(demo.agent)
+    url = f"/admin/reports/report/{duplicate.pk}/agir/merge/"
+    page = client.post(url, {"into": cahc_report.reference})
+    assert page.status_code == 200 and "Vous ne traitez pas" in html.unescape(page.content.decode())
+    duplicate.refresh_from_db()
+    assert duplicate.is_open and duplicate.duplicate_of is None
+    assert not Follower.objects.filter(request=cahc_report, email="second@example.org").exists()
+
+
 def test_the_admin_offers_moderation_and_merge_to_the_handling_agent(client, demo, make_report):
     kept, duplicate = make_report("signalisation"), make_report("signalisation")
     client.force_login(demo.agent)

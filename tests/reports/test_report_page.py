@@ -97,3 +97,19 @@ def test_the_fragment_respects_who_may_see_what(client, make_report, demo):
     report.save(update_fields=["is_hidden"])
     client.logout()
     assert client.get(url, HTTP_IF_NONE_MATCH=public_tag).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "key", ["clé-é", "%C3%A9t%C3%A9", "\u202e", "x" * 500, "%00", "%FF%FE"], ids=repr
+)
+@pytest.mark.parametrize("suffix", ["", "&fragment=1", "api"])
+def test_any_key_in_the_link_is_just_a_wrong_key(client, report, key, suffix):
+    """A key with accents, control or undecodable characters used to be a 500 (compared as
+    text); it is a wrong key: the public page, never the contact details."""
+    if suffix == "api":
+        response = client.get(f"/api/reports/{report.reference}/?cle={key}")
+    else:
+        url = reverse("reports:detail", args=[report.reference])
+        response = client.get(f"{url}?cle={key}{suffix}")
+    assert response.status_code == 200
+    assert "habitant@example.org" not in response.content.decode()
