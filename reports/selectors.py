@@ -18,6 +18,7 @@ from tracking.filters import RequestFilters
 from tracking.models import Event
 
 from .models import Photo, Report
+from .positions import PublicLocation, sql_params
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,18 @@ class ReportView:
     is_handler: bool
     photos: list[dict]
     answers: list[tuple[str, str]]  # to the category's extra questions; private like contacts
+    # address, equipment, description and photos: public unless the category is about a home
+    shows_place: bool = True
 
 
 def report_by_reference(reference: str) -> Report | None:
+    """A report with what its pages need, and its public point (``public_location``)."""
     return (
         Report.objects.select_related(
             "category", "category__domain", "service", "service__organisation", "commune"
         )
         .prefetch_related("photos")
+        .annotate(public_location=PublicLocation())
         .filter(reference=reference)
         .first()
     )
@@ -56,9 +61,10 @@ def photo_links(
     report: Report, *, include_hidden: bool = False, access_key: str = ""
 ) -> list[dict]:
     """Links to a report's photos and thumbnails (the photo itself until its thumbnail is made).
-    The photos of a report hidden from the public carry the reader's key, so that its author
-    still sees them on the page their key opens."""
-    suffix = f"?cle={access_key}" if access_key and report.is_hidden else ""
+    The photos of a report hidden from the public (or of a category about a home) carry the
+    reader's key, so that its author still sees them on the page their key opens."""
+    hidden = report.is_hidden or not (report.category is None or report.category.place_is_public)
+    suffix = f"?cle={access_key}" if access_key and hidden else ""
     links = []
     for photo in report.photos.all():
         if photo.is_hidden and not include_hidden:
@@ -73,6 +79,13 @@ def photo_links(
             }
         )
     return links
+
+
+def shows_place(report: Report, *, may_see_private: bool) -> bool:
+    """Whether this reader sees where the report is told in words and pictures (address,
+    equipment, description, photos): always those who may see its private data; the public
+    unless its category is about a home (``Category.place_is_public``)."""
+    return may_see_private or report.category is None or report.category.place_is_public
 
 
 def report_access(report: Report, *, user: Any, access_key: str = "") -> tuple[bool, bool] | None:
@@ -115,6 +128,7 @@ def report_page(report: Report, *, user: Any, access_key: str = "") -> ReportVie
     events: QuerySet[Event] = report.events.select_related("service_after__organisation")
     if not is_handler:
         events = events.filter(is_public=True)
+    place = shows_place(report, may_see_private=may_see_private)
     return ReportView(
         report=report,
         events=list(events),
@@ -122,7 +136,10 @@ def report_page(report: Report, *, user: Any, access_key: str = "") -> ReportVie
         is_handler=is_handler,
         photos=photo_links(
             report, include_hidden=is_handler, access_key=access_key if may_see_private else ""
-        ),
+        )
+        if place
+        else [],
+        shows_place=place,
         answers=(
             answers_display(report.category.extra_questions, report.answers)
             if may_see_private
@@ -136,6 +153,7 @@ def reports_of(user: Any, *, limit: int = 200) -> list[Report]:
     return list(
         Report.objects.filter(author=user)
         .select_related("category", "service__organisation", "commune", "author")
+        .annotate(public_location=PublicLocation())
         .defer("commune__geom")
         .prefetch_related("events", "photos")
         .order_by("-created_at")[:limit]
@@ -239,24 +257,41 @@ def open_reports_near(
     category: Category, *, lon: float, lat: float, equipment_id: int | None = None, limit: int = 5
 ) -> list[dict]:
     """Open, visible reports of the same category within DUPLICATE_RADIUS_M of the point, or
-    on the same equipment: what the citizen may join ("me too") instead of filing again."""
+    on the same equipment: what the citizen may join ("me too") instead of filing again.
+
+    Anybody may ask this for any point: the radius and the distance shown are measured from
+    the reports' public points (reports.positions), and a category about a home offers none
+    (each home's problem is its own; listing them would tell where neighbours live)."""
     from tracking.models import OPEN_STATUSES
 
+    if not category.place_is_public:
+        return []
     sql = """
         WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 2154) AS g)
-        SELECT c.reference, c.created_at, c.status, r.equipment_label, r.address_label,
-               round(ST_Distance(c.location, p.g)::numeric, 0),
-               (SELECT count(*) FROM tracking_follower f WHERE f.request_id = c.id AND f.is_me_too)
-        FROM reports_report r
-        JOIN tracking_citizenrequest c ON c.id = r.citizenrequest_ptr_id
-        CROSS JOIN p
-        WHERE c.category_id = %(category)s AND c.status = ANY(%(open)s) AND NOT r.is_hidden
-          AND (ST_DWithin(c.location, p.g, %(radius)s)
-               OR (%(equipment)s::bigint IS NOT NULL AND r.equipment_id = %(equipment)s))
-        ORDER BY (r.equipment_id IS NOT DISTINCT FROM %(equipment)s) DESC, c.location <-> p.g
+        SELECT reference, created_at, status, equipment_label, address_label,
+               round(ST_Distance(public, g)::numeric, 0), me_too
+        FROM (
+            SELECT c.reference, c.created_at, c.status, r.equipment_label, r.address_label,
+                   r.equipment_id, p.g,
+                   grc_public_location(c.location, k.public_position, %(public_grid)s::float8)
+                   AS public,
+                   (SELECT count(*) FROM tracking_follower f
+                    WHERE f.request_id = c.id AND f.is_me_too) AS me_too
+            FROM reports_report r
+            JOIN tracking_citizenrequest c ON c.id = r.citizenrequest_ptr_id
+            JOIN routing_category k ON k.id = c.category_id
+            CROSS JOIN p
+            WHERE c.category_id = %(category)s AND c.status = ANY(%(open)s) AND NOT r.is_hidden
+              AND (ST_DWithin(c.location, p.g, %(radius)s + %(public_grid)s::float8)
+                   OR (%(equipment)s::bigint IS NOT NULL AND r.equipment_id = %(equipment)s))
+        ) near
+        WHERE ST_DWithin(public, g, %(radius)s)
+           OR (%(equipment)s::bigint IS NOT NULL AND equipment_id = %(equipment)s)
+        ORDER BY (equipment_id IS NOT DISTINCT FROM %(equipment)s) DESC, public <-> g, reference
         LIMIT %(limit)s
     """
     params = {
+        **sql_params(),
         "lon": lon,
         "lat": lat,
         "category": category.pk,
@@ -287,22 +322,31 @@ CLUSTER_BELOW_ZOOM = 16  # from this zoom on, each report is its own point
 CLUSTER_PIXELS = 60  # a cluster gathers what falls in a cell of this many screen pixels
 
 
+# Reports are placed (and the viewport tested) by their public points (reports.positions): the
+# GiST index finds the candidates within a grid step of the viewport; a category about a home
+# has no public point, so it is neither a point nor counted in any cluster.
 _MAP_SQL = """
     WITH env AS (
         SELECT ST_Transform(
             ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326), 2154) AS g
-    ), hits AS (
+    ), candidates AS (
         SELECT c.reference, c.status, c.created_at, k.slug AS category, k.name AS category_name,
-               ST_Transform(c.location, 3857) AS g
+               grc_public_location(c.location, k.public_position, %(public_grid)s::float8)
+               AS public, env.g AS env
         FROM tracking_citizenrequest c
         JOIN reports_report r ON r.citizenrequest_ptr_id = c.id
         JOIN routing_category k ON k.id = c.category_id
         CROSS JOIN env
-        WHERE NOT r.is_hidden AND c.location && env.g AND ST_Intersects(c.location, env.g)
+        WHERE NOT r.is_hidden AND c.location && ST_Expand(env.g, %(public_grid)s::float8)
           AND (cardinality(%(categories)s::text[]) = 0 OR k.slug = ANY(%(categories)s))
           AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
           AND (%(start)s::timestamptz IS NULL OR c.created_at >= %(start)s::timestamptz)
           AND (%(end)s::timestamptz IS NULL OR c.created_at < %(end)s::timestamptz)
+    ), hits AS (
+        SELECT reference, status, created_at, category, category_name,
+               ST_Transform(public, 3857) AS g
+        FROM candidates
+        WHERE ST_Intersects(public, env)
     ), cells AS (
         SELECT count(*) AS n,
                CASE WHEN count(*) = 1 THEN min(reference) END AS reference,
@@ -334,8 +378,9 @@ _MAP_SQL = """
 def reports_map(bbox, *, zoom: int, filters: RequestFilters) -> tuple[int, int, str]:
     """The public map of reports in a viewport, built by PostGIS: one point per report from
     zoom CLUSTER_BELOW_ZOOM on, clusters on a grid of about CLUSTER_PIXELS screen pixels below.
-    Public fields only; hidden reports never. Returns (reports counted, features, features as
-    comma-separated GeoJSON text)."""
+    Public fields and public points only (reports.positions); hidden reports and categories
+    about a home never. Returns (reports counted, features, features as comma-separated GeoJSON
+    text)."""
     cell = 0.0 if zoom >= CLUSTER_BELOW_ZOOM else 40_075_016.7 / (256 * 2**zoom) * CLUSTER_PIXELS
     params = {
         "minx": bbox.minx,
@@ -348,6 +393,7 @@ def reports_map(bbox, *, zoom: int, filters: RequestFilters) -> tuple[int, int, 
         "end": filters.bounds()[1],
         "cell": cell,
         "limit": MAP_MAX_FEATURES,
+        **sql_params(),
     }
     with connection.cursor() as cursor:
         cursor.execute(_MAP_SQL, params)
@@ -367,6 +413,7 @@ def reports_public_list(filters: RequestFilters, *, limit: int = 50) -> list[Rep
             "address_label",
             "equipment_label",
             "category__name",
+            "category__public_position",  # a home's address is not listed
             "commune__name",
         ).order_by("-created_at")[:limit]
     )

@@ -64,6 +64,8 @@ def report_photo(request: HttpRequest, reference: str, name: str) -> FileRespons
     photo = selectors.photo_by_name(report, name) if access else None
     if photo is None or (photo.is_hidden and not access[1]):  # hidden photos: handlers only
         raise Http404
+    if not selectors.shows_place(report, may_see_private=access[0]):  # a home: not public
+        raise Http404
     relative = photo.file if name == photo.name else photo.thumbnail
     path = settings.GRC_PHOTO_ROOT / relative
     if not path.is_file():
@@ -74,7 +76,9 @@ def report_photo(request: HttpRequest, reference: str, name: str) -> FileRespons
     response["X-Content-Type-Options"] = "nosniff"
     # Shared caches keep a public photo five minutes only: one hidden later (a face, a plate)
     # must not stay served for a day.
-    public = not (report.is_hidden or photo.is_hidden)
+    public = not (report.is_hidden or photo.is_hidden) and selectors.shows_place(
+        report, may_see_private=False
+    )
     response["Cache-Control"] = "public, max-age=300" if public else "private, no-store"
     return response
 

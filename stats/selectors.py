@@ -356,6 +356,7 @@ AGGREGATE_CELLS = (
 )
 
 # From the points, for fine cells or combined filters (the GiST index narrows to the viewport).
+# The public's cells leave out the categories about a home, as the aggregates do (stats.0006).
 POINT_CELLS = (
     """, cells AS (
     SELECT floor(ST_X(c.location) / %(size)s)::int AS ix,
@@ -363,7 +364,8 @@ POINT_CELLS = (
     + _REQUEST_COUNTS
     + """
     FROM tracking_citizenrequest c, b
-    WHERE c.location && b.g"""
+    WHERE c.location && b.g
+      AND (NOT %(public)s OR stats_position_public(c.category_id))"""
     + _REQUEST_PREDICATES
     + """
     GROUP BY 1, 2

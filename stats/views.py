@@ -4,14 +4,20 @@ open-data export (anonymised)."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import tempfile
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import OperationalError, transaction
 from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import condition
 
 from accounts import permissions
 from core.maps import map_config
@@ -21,33 +27,75 @@ from tracking.filters import category_ids as category_ids_of
 from tracking.models import Channel, Status
 
 from . import exports, selectors
+from . import open_data as open_data_files
 
-FORMATS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "geojson": "application/geo+json",
-    "gpkg": "application/geopackage+sqlite3",
-}
+FORMATS = exports.CONTENT_TYPES
 
 
-def _file(rows, cols, fmt: str, stem: str) -> HttpResponse:
+class ExportRefused(Exception):
+    """An export that would not end in time: too many rows, or its query cancelled."""
+
+
+def _file(queryset, *, private, cols, fmt: str, stem: str) -> HttpResponse:
+    """A staff export: CSV and GeoJSON streamed from a server-side cursor as they are written
+    (constant memory), XLSX and GeoPackage written to a temporary file then sent from it. Each
+    reads under GRC_EXPORT_STATEMENT_TIMEOUT_S and at most GRC_EXPORT_MAX_ROWS rows (files:
+    GRC_EXPORT_FILE_MAX_ROWS), else ExportRefused with the reason."""
+    seconds = settings.GRC_EXPORT_STATEMENT_TIMEOUT_S
+    streamed = fmt in exports.STREAMED
+    cap = settings.GRC_EXPORT_MAX_ROWS if streamed else settings.GRC_EXPORT_FILE_MAX_ROWS
+    try:
+        with transaction.atomic():
+            exports.statement_timeout(seconds)
+            count = queryset.count()
+    except OperationalError:
+        raise ExportRefused(_too_slow(seconds)) from None
+    if count > cap:
+        values = {"count": _number(count), "max": _number(cap), "format": fmt.upper()}
+        if count <= settings.GRC_EXPORT_MAX_ROWS:  # a streamed format would take them
+            message = gettext(
+                "L'export compte %(count)s demandes : au plus %(max)s au format %(format)s. "
+                "Choisissez le format CSV ou resserrez les filtres (période, service, problème…)."
+            )
+        else:
+            message = gettext(
+                "L'export compte %(count)s demandes : au plus %(max)s au format %(format)s. "
+                "Resserrez les filtres (période, service, problème…)."
+            )
+        raise ExportRefused(message % values)
+    rows = exports.bounded(exports.export_rows(queryset, private=private), seconds=seconds)
     name = f"{stem}-{timezone.localdate():%Y-%m-%d}.{fmt}"
-    if fmt == "csv":
-        response = StreamingHttpResponse(exports.csv_chunks(rows, cols), content_type=FORMATS[fmt])
-    elif fmt == "xlsx":
-        response = HttpResponse(exports.xlsx_bytes(rows, cols), content_type=FORMATS[fmt])
-    elif fmt == "geojson":
-        response = StreamingHttpResponse(
-            exports.geojson_chunks(rows, cols), content_type=FORMATS[fmt]
+    if streamed:
+        chunks = (
+            exports.csv_chunks(rows, cols) if fmt == "csv" else exports.geojson_chunks(rows, cols)
         )
+        response = StreamingHttpResponse(chunks, content_type=FORMATS[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
     else:
-        path = exports.gpkg_path(rows, cols)
-        response = FileResponse(path.open("rb"), content_type=FORMATS[fmt])
-        path.unlink()  # the open handle keeps the data until it is sent
-        path.parent.rmdir()
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+        work = Path(tempfile.mkdtemp(prefix="grc-export-"))
+        try:
+            path = work / name
+            exports.write_file(fmt, rows, cols, path)
+            handle = path.open("rb")  # the open handle keeps the data once the file is gone
+        except OperationalError:
+            raise ExportRefused(_too_slow(seconds)) from None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        response = FileResponse(
+            handle, content_type=FORMATS[fmt], as_attachment=True, filename=name
+        )
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _too_slow(seconds: int) -> str:
+    return gettext(
+        "L'export a dépassé %(seconds)s secondes : resserrez les filtres (période, service…)."
+    ) % {"seconds": seconds}
+
+
+def _number(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
 
 
 @login_required
@@ -65,10 +113,16 @@ def export_page(request):
         if fmt not in FORMATS:
             raise Http404
         q = permissions.requests_export_filter(request.user) & filters.q()
-        rows = exports.export_rows(
-            exports.reports_for(q), private=permissions.requests_filter_for(request.user)
-        )
-        return _file(rows, exports.columns(open_data=False), fmt, "demandes")
+        try:
+            return _file(
+                exports.reports_for(q),
+                private=permissions.requests_filter_for(request.user),
+                cols=exports.columns(open_data=False),
+                fmt=fmt,
+                stem="demandes",
+            )
+        except ExportRefused as exc:
+            error = str(exc)
     context = {
         "error": error,
         "filters": filters,
@@ -102,12 +156,44 @@ def _filter_choices(user) -> dict:
     }
 
 
+def _open_data_etag(request, fmt: str) -> str | None:
+    built = open_data_files.current(fmt) if fmt in FORMATS else None
+    return built.etag if built else None
+
+
+def _open_data_modified(request, fmt: str):
+    built = open_data_files.current(fmt) if fmt in FORMATS else None
+    return built.built_at if built else None
+
+
+@condition(etag_func=_open_data_etag, last_modified_func=_open_data_modified)
 def open_data(request, fmt: str):
-    """Every visible report, anonymised: no description, no contact, position to ~100 m."""
+    """Every visible report, anonymised: no description, no contact, the public point
+    (reports.positions). The file the worker built (stats/open_data.py), sent as it is with its
+    ETag and Last-Modified (304 when unchanged); 503 with Retry-After before the first build."""
     if fmt not in FORMATS:
         raise Http404
-    rows = exports.export_rows(exports.reports_for_open_data(), private=None, open_data=True)
-    response = _file(rows, exports.columns(open_data=True), fmt, "signalements-libercourt-cahc")
+    built = open_data_files.current(fmt)
+    if built is None:
+        open_data_files.request_build()
+        response = HttpResponse(
+            gettext(
+                "Les fichiers des données ouvertes sont en préparation : réessayez dans "
+                "quelques minutes."
+            ),
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = str(settings.GRC_OPEN_DATA_RETRY_AFTER_S)
+    else:
+        response = FileResponse(
+            built.path.open("rb"),
+            content_type=FORMATS[fmt],
+            as_attachment=True,
+            filename=built.filename,
+        )
+        response["Cache-Control"] = "public, max-age=300"
+        response["X-Content-Type-Options"] = "nosniff"
     response["Access-Control-Allow-Origin"] = "*"
     return response
 

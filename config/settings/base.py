@@ -362,6 +362,25 @@ GRC_MODERATION_WORDS = frozenset(
 )
 # Public heatmaps show only cells with at least this many requests.
 GRC_HEATMAP_K = env_int("HEATMAP_K", 5)
+# Where the public sees a report (map, OGC collection, report API, open data, the journey's
+# "already reported here"): its point snapped to a grid of this many metres in Lambert-93, so at
+# most 0.71 x this from the real one (reports/positions.py); categories about a home: no point.
+GRC_PUBLIC_PRECISION_M = max(1, env_int("GRC_PUBLIC_PRECISION_M", 10))
+# Open data (stats/open_data.py): files written by the worker, served by the web: a volume that
+# both mount in production. Rebuilt when the public reports changed, at least once a day.
+GRC_OPEN_DATA_DIR = Path(env_str("GRC_OPEN_DATA_DIR", str(BASE_DIR / ".local" / "open-data")))
+GRC_OPEN_DATA_MAX_AGE_S = 86_400
+GRC_OPEN_DATA_STATEMENT_TIMEOUT_S = 300
+# The build task's soft time limit (hard: one minute more).
+GRC_OPEN_DATA_TIME_LIMIT_S = env_int("GRC_OPEN_DATA_TIME_LIMIT_S", 900)
+GRC_OPEN_DATA_RETRY_AFTER_S = 120  # the 503 before the first build
+# Staff exports (stats/views.py): CSV and GeoJSON are streamed, XLSX and GeoPackage written to a
+# temporary file then sent; each under a statement timeout and a row cap (a message says to
+# narrow the filters), so that a request ends well within gunicorn's 30 s (measured on 100,000
+# reports: CSV 5 s, GeoJSON 10 s, GeoPackage 7 s, XLSX 44 s: bench/export_memory.py).
+GRC_EXPORT_STATEMENT_TIMEOUT_S = env_int("GRC_EXPORT_STATEMENT_TIMEOUT_S", 20)
+GRC_EXPORT_MAX_ROWS = env_int("GRC_EXPORT_MAX_ROWS", 100_000)  # CSV, GeoJSON
+GRC_EXPORT_FILE_MAX_ROWS = env_int("GRC_EXPORT_FILE_MAX_ROWS", 20_000)  # XLSX, GeoPackage
 # Server-Timing headers (core/timing.py): for developers and the benchmarks, off by default.
 GRC_SERVER_TIMING = env_bool("GRC_SERVER_TIMING", False)
 GRC_DEMO_DATA_ALLOWED = DEBUG  # the demo command refuses to run on a production configuration

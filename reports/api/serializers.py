@@ -10,7 +10,8 @@ from core.maps import reproject
 from routing.models import Category
 
 from ..models import DESCRIPTION_MAX
-from ..selectors import photo_links
+from ..positions import public_location_of
+from ..selectors import photo_links, shows_place
 
 
 class ReportCreateSerializer(serializers.Serializer):
@@ -61,24 +62,27 @@ def _lonlat(location) -> dict | None:
 
 
 def report_public(report, events) -> dict:
-    """A report as anyone may see it: no name, email, phone, internal note or routing trace."""
+    """A report as anyone may see it: no name, email, phone, internal note or routing trace;
+    its public point (reports.positions: snapped to the public grid), and for a category about
+    a home no point, address, equipment, description or photo (the commune only)."""
     service = report.service
+    place = shows_place(report, may_see_private=False)
     return {
         "reference": report.reference,
         "status": report.status,
         "status_label": report.get_status_display(),
         "status_reason": report.status_reason,
         "category": {"slug": report.category.slug, "name": report.category.name},
-        "description": report.description,
-        "location": _lonlat(report.location),
-        "address_label": report.address_label,
-        "equipment_label": report.equipment_label,
+        "description": report.description if place else "",
+        "location": _lonlat(public_location_of(report)),
+        "address_label": report.address_label if place else "",
+        "equipment_label": report.equipment_label if place else "",
         "commune": report.commune.name if report.commune_id else None,
         "service": {"name": service.name, "organisation": service.organisation.name}
         if service
         else None,
         "created_at": report.created_at.isoformat(),
-        "photos": photo_links(report),
+        "photos": photo_links(report) if place else [],
         "timeline": [
             {
                 "at": event.at.isoformat(),
@@ -93,9 +97,16 @@ def report_public(report, events) -> dict:
     }
 
 
-def report_private(report) -> dict:
-    """What the author (or the tracking link's holder) and the handling agents also see."""
+def report_private(report, *, access_key: str = "") -> dict:
+    """What the author (or the tracking link's holder) and the handling agents also see: the
+    exact point, and what a category about a home keeps from the public (``access_key``: the
+    reader's, carried by the photo links that need it)."""
     return {
+        "location": _lonlat(report.location),
+        "description": report.description,
+        "address_label": report.address_label,
+        "equipment_label": report.equipment_label,
+        "photos": photo_links(report, access_key=access_key),
         "contact_name": report.contact_name,
         "contact_email": report.author.email if report.author_id else report.contact_email,
         "contact_phone": report.contact_phone,
@@ -142,7 +153,11 @@ class ReportOutSerializer(serializers.Serializer):
     status_reason = serializers.CharField()
     category = _Named()
     description = serializers.CharField()
-    location = _Place()
+    location = _Place(
+        allow_null=True,
+        help_text="Public: snapped to a grid of GRC_PUBLIC_PRECISION_M metres (10) in Lambert-93, "
+        "null for a category about a home; exact for its author, the key holder and the agents",
+    )
     address_label = serializers.CharField()
     equipment_label = serializers.CharField()
     commune = serializers.CharField(allow_null=True)

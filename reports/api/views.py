@@ -122,7 +122,7 @@ def report_create(request) -> Response:
         report = selectors.report_by_reference(report.reference)
         body = {
             **report_public(report, report.events.all()),
-            **report_private(report),
+            **report_private(report, access_key=report.access_key),
             "tracking_url": tracking_url(report),
         }
         return Response(body, status=201)
@@ -179,7 +179,7 @@ def report_detail(request, reference: str) -> Response:
         raise Http404
     body = report_public(report, page.events)
     if page.may_see_private:
-        body.update(report_private(report))
+        body.update(report_private(report, access_key=request.GET.get("cle", "")))
     return Response(body)
 
 
