@@ -187,3 +187,32 @@ class ApiToken(models.Model):
     def is_usable(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class PendingSignup(models.Model):
+    """A sign-up of an address not yet proven: the password (hashed) and names it chose.
+
+    Its verification link names this row; opening the link gives the account this password and
+    these names, activates it and deletes every pending row of the account. Until then nothing
+    of the account changes, so a second sign-up with the same address takes nothing from the
+    first one (each has its own link and its own password).
+    """
+
+    user = models.ForeignKey(
+        User,
+        verbose_name=_("utilisateur"),
+        on_delete=models.CASCADE,
+        related_name="pending_signups",
+    )
+    password = models.CharField(max_length=128)  # make_password(); never the clear text
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("inscription en attente")
+        verbose_name_plural = _("inscriptions en attente")
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -129,6 +129,14 @@ def can_access_admin(user: Any) -> bool:
     return actor_for(user).is_staff
 
 
+def can_read_health_details(user: Any) -> bool:
+    """The details of /healthz (software versions, worker names, errors, rate limits not
+    enforced): those who run the platform or an organisation on it, not agents nor the public
+    (who read only whether the portal is up). Monitoring uses HEALTHZ_TOKEN instead."""
+    actor = actor_for(user)
+    return actor.is_superuser or bool(actor.admin_organisations)
+
+
 # --- Organisations and services -----------------------------------------------------------------
 
 

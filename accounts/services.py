@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
-from django.db import transaction
+from django.contrib.auth.hashers import check_password, make_password
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from organisations.models import Organisation, Service
 
-from .models import ApiToken, OrganisationAdmin, ServiceMembership, User
+from .models import ApiToken, OrganisationAdmin, PendingSignup, ServiceMembership, User
 from .permissions import forget_actor
 
 
@@ -106,63 +111,147 @@ VERIFY_SALT = "accounts.verify-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600  # a verification link works for three days
 
 
+def _normalized_email(email: str) -> str:
+    return User.objects.normalize_email(email.strip()).lower()
+
+
+@transaction.atomic
 def citizen_signup(
     *, email: str, password: str, first_name: str = "", last_name: str = ""
-) -> tuple[User, bool]:
-    """Create a citizen account, inactive until its address is verified; (user, created).
+) -> tuple[User, PendingSignup | None]:
+    """Record a citizen's sign-up; (the account, its pending sign-up or None).
 
-    The password is checked by the configured validators (ValidationError) before the address
-    is looked up, so the answer never depends on whether it has an account (no enumeration).
-    An address with a verified account creates nothing (the caller tells its owner by mail).
-    An account never verified takes the new password: whoever proves the address by the link
-    owns the password, so nobody can sign up first with someone else's address and keep the
-    account once its owner verifies it.
+    The password is checked by the configured validators (ValidationError) and hashed before
+    the address is looked up, so neither the answer nor its cost depends on whether the address
+    has an account (no enumeration). An address whose account is verified (or was opened by
+    staff) gets no pending sign-up: None, the caller tells its owner by mail.
+
+    Otherwise the sign-up is stored as its own ``PendingSignup`` (hashed password, names) and
+    nothing else changes: a new address gets an inactive account with no usable password and no
+    names; an address already signed up but never verified keeps its account exactly as it
+    is. Only the link naming this pending row, given this sign-up's password, opens the account
+    with it (``citizen_verify``), so a second sign-up with someone's address never changes what
+    the first one's link opens, and its own link is useless to anyone who does not know the
+    password it was made with.
     """
     from django.contrib.auth.password_validation import validate_password
 
-    email = User.objects.normalize_email(email.strip()).lower()
+    email = _normalized_email(email)
     candidate = User(email=email, first_name=first_name, last_name=last_name)
     validate_password(password, candidate)
-    existing = User.objects.filter(email__iexact=email).first()
-    if existing is not None:
-        if existing.email_verified_at is None and not existing.is_active:
-            existing.set_password(password)
-            existing.first_name, existing.last_name = first_name, last_name
-            existing.save(update_fields=["password", "first_name", "last_name"])
-        return existing, False
-    user = User.objects.create_user(
-        email, password, first_name=first_name, last_name=last_name, is_active=False
+    hashed = make_password(password)
+    user = User.objects.select_for_update().filter(email__iexact=email).first()
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email, None, is_active=False)
+        except (IntegrityError, ValidationError):
+            # The same address signed up at the same moment: the other request made the account.
+            user = User.objects.select_for_update().filter(email__iexact=email).first()
+            if user is None:
+                raise
+    if user.is_active or user.email_verified_at is not None:
+        return user, None
+    expired = timezone.now() - dt.timedelta(seconds=VERIFY_MAX_AGE)
+    PendingSignup.objects.filter(user=user, created_at__lt=expired).delete()
+    pending = PendingSignup.objects.create(
+        user=user, password=hashed, first_name=first_name, last_name=last_name
     )
-    return user, True
+    return user, pending
 
 
-def verification_token(user: User) -> str:
-    """A signed, expiring token naming the user and the address it was sent to."""
-    from django.core import signing
+def _pending_digest(pending: PendingSignup, email: str) -> str:
+    """Binds a link to the password hash (salted: unique per sign-up) its row held when sent."""
+    value = f"{pending.pk}|{pending.user_id}|{email}|{pending.password}"
+    return salted_hmac(VERIFY_SALT, value, algorithm="sha256").hexdigest()[:32]
 
-    return signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=VERIFY_SALT, compress=True)
+
+def verification_token(pending: PendingSignup) -> str:
+    """A signed token, valid VERIFY_MAX_AGE, naming the account, the address it is sent to,
+    the pending sign-up, and a digest of that sign-up's password hash."""
+    email = pending.user.email.lower()
+    payload = {
+        "u": pending.user_id,
+        "e": email,
+        "p": pending.pk,
+        "d": _pending_digest(pending, email),
+    }
+    return signing.dumps(payload, salt=VERIFY_SALT, compress=True)
 
 
-def user_from_verification_token(token: str) -> User | None:
-    """The user a valid token names (None if forged, expired, for another address, or
-    already used: a verified address is never verified again, so a link works once and a
-    deactivated account stays deactivated)."""
-    from django.core import signing
+class WrongPassword(Exception):
+    """The password given on a verification link is not the one its sign-up chose."""
 
+
+def _pending_for(token: str, *, lock: bool = False) -> PendingSignup | None:
+    """The pending sign-up a verification link names, with its account, while the link works.
+
+    None when the link is forged or older than three days, when the account's address is no
+    longer the one it was sent to, when the account is already verified or active (a link works
+    once, and never reopens an account closed by staff), or when its pending sign-up is gone or
+    holds another password hash than the one the link was made for.
+    """
     try:
         data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
     except signing.BadSignature:
         return None
-    user = User.objects.filter(pk=data.get("u")).first()
-    if user is None or user.email.lower() != data.get("e") or user.email_verified_at:
+    if not isinstance(data, dict):
         return None
-    return user
+    users = User.objects.select_for_update() if lock else User.objects.all()
+    user = users.filter(pk=data.get("u")).first()
+    if (
+        user is None
+        or user.email.lower() != data.get("e")
+        or user.email_verified_at is not None
+        or user.is_active
+    ):
+        return None
+    pending = PendingSignup.objects.filter(pk=data.get("p"), user=user).first()
+    if pending is None or not constant_time_compare(
+        _pending_digest(pending, user.email.lower()), str(data.get("d", ""))
+    ):
+        return None
+    pending.user = user
+    return pending
+
+
+def verification_pending(token: str) -> PendingSignup | None:
+    """The pending sign-up (and its account) a verification link would open, or None if the
+    link does not work. Reads only: opening the link (GET, a mail scanner following it)
+    changes nothing; only ``citizen_verify`` with that sign-up's password does."""
+    return _pending_for(token)
 
 
 @transaction.atomic
-def email_verify(user: User) -> User:
-    """The address is proven: the account becomes active (once: see the token's check)."""
-    user.email_verified_at = timezone.now()
+def citizen_verify(token: str, password: str) -> User | None:
+    """The address is proven and the password is the one chosen at that sign-up: give the
+    account the password and names of the sign-up the link names, activate it, and forget every
+    pending sign-up of the account; the account, or None if the link does not work
+    (``verification_pending``).
+
+    Raises WrongPassword, changing nothing, when the password is not the one of the link's own
+    sign-up: a link mailed for a sign-up made by someone else with this address (its password
+    unknown to the address's owner) cannot open the account, even when the owner follows it.
+    """
+    pending = _pending_for(token, lock=True)
+    if pending is None:
+        return None
+    if not check_password(password, pending.password):
+        raise WrongPassword
+    user = pending.user
+    user.password = pending.password
+    user.first_name, user.last_name = pending.first_name, pending.last_name
     user.is_active = True
-    user.save(update_fields=["email_verified_at", "is_active"])
+    user.email_verified_at = timezone.now()
+    user.save(
+        update_fields=["password", "first_name", "last_name", "is_active", "email_verified_at"]
+    )
+    PendingSignup.objects.filter(user=user).delete()
     return user
+
+
+def pending_signups_purge() -> int:
+    """Forget pending sign-ups whose link has expired (VERIFY_MAX_AGE); the number deleted."""
+    expired = timezone.now() - dt.timedelta(seconds=VERIFY_MAX_AGE)
+    deleted, _ = PendingSignup.objects.filter(created_at__lt=expired).delete()
+    return deleted

@@ -31,6 +31,17 @@ class SignupForm(forms.Form):
         return data
 
 
+class VerifyForm(forms.Form):
+    """The password chosen at sign-up, asked on the verification link's page."""
+
+    password = forms.CharField(
+        label=_("Le mot de passe choisi lors de l'inscription"),
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
 class OutboxPasswordResetForm(PasswordResetForm):
     """Django's reset form, its mail sent through the outbox (retried, never lost)."""
 

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts import services as accounts
-from accounts.models import User
+from accounts.models import PendingSignup, User
 from core.links import site_url
 from notifications.services import mail_enqueue
 from tracking.services import requests_claim
@@ -14,18 +14,20 @@ from tracking.services import requests_claim
 
 @transaction.atomic
 def signup(*, email: str, password: str, first_name: str = "", last_name: str = "") -> None:
-    """Create the account (inactive) and mail the verification link; if the address already
-    has an account, mail its owner instead. The page shown is the same either way."""
-    user, created = accounts.citizen_signup(
+    """Record the sign-up and mail the link that opens the account with this sign-up's
+    password; if the address already has an account, mail its owner instead. The page shown is
+    the same either way. Signing up again before verifying sends a new link and changes
+    nothing until a link is used (each link opens the account only given its own sign-up's
+    password)."""
+    user, pending = accounts.citizen_signup(
         email=email, password=password, first_name=first_name, last_name=last_name
     )
-    if created or (not user.is_active and user.email_verified_at is None):
-        # A new account, or one never verified (the first link lost or expired): a fresh link.
-        link = site_url(reverse("citizens:verify", args=[accounts.verification_token(user)]))
+    if pending is not None:
+        link = site_url(reverse("citizens:verify", args=[accounts.verification_token(pending)]))
         mail_enqueue(
             to=[user.email],
             template="account_verify",
-            context={"url": link},
+            context={"url": link, "requested_at": pending.created_at},
             topic="account:verify",
         )
     else:
@@ -38,12 +40,19 @@ def signup(*, email: str, password: str, first_name: str = "", last_name: str = 
         )
 
 
+def verification_signup(token: str) -> PendingSignup | None:
+    """The sign-up a verification link would open (its account in ``.user``), or None if the
+    link does not work. Reads only: following the link changes nothing."""
+    return accounts.verification_pending(token)
+
+
 @transaction.atomic
-def verify(token: str) -> tuple[User | None, int]:
-    """Activate the account a verification link names; attach the requests made without an
-    account under that address. (user or None if the link is invalid, requests claimed)."""
-    user = accounts.user_from_verification_token(token)
+def verify(token: str, password: str) -> tuple[User | None, int]:
+    """Open the account with the sign-up a verification link names, if ``password`` is the one
+    chosen at that sign-up; attach the requests made without an account under that address.
+    (user or None if the link does not work, requests claimed). Raises
+    ``accounts.WrongPassword``, changing nothing, for another password."""
+    user = accounts.citizen_verify(token, password)
     if user is None:
         return None, 0
-    accounts.email_verify(user)
     return user, requests_claim(user)

@@ -12,7 +12,7 @@ urlpatterns = [
     path("mes-demandes/rattacher/", views.claim, name="claim"),
     path(
         "mot-de-passe/oublie/",
-        auth_views.PasswordResetView.as_view(
+        views.PasswordResetView.as_view(
             form_class=OutboxPasswordResetForm,
             template_name="citizens/password_reset.html",
             success_url=reverse_lazy("citizens:password-reset-sent"),

@@ -1,18 +1,22 @@
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from accounts.services import WrongPassword
 from core import ratelimit
 from reports.selectors import reports_of
 from tracking.services import requests_claim
 
 from . import services
-from .forms import SignupForm
+from .forms import SignupForm, VerifyForm
 
 
 def signup(request):
@@ -46,10 +50,50 @@ def signup(request):
     return render(request, "citizens/signup.html", {"form": form})
 
 
+@sensitive_post_parameters("password")
+@never_cache
 def verify(request, token: str):
-    user, claimed = services.verify(token)
-    if user is None:
+    """The verification link. GET shows the page asking for the password chosen at sign-up
+    and changes nothing (a mail scanner following the link spends nothing). POST opens the
+    account only if the password is the one of the sign-up the link names: a link mailed for
+    someone else's sign-up with this address is useless to the address's owner, who does not
+    know that password. Tries are counted per address (``"attempt"``) and per link and account
+    (``ratelimit.verification_attempt``), a wrong one leaving the link valid."""
+    pending = services.verification_signup(token)
+    if pending is None:
         return render(request, "citizens/verify_failed.html", status=400)
+    form = VerifyForm(request.POST or None)
+    context = {"form": form, "email": pending.user.email, "requested_at": pending.created_at}
+    if request.method != "POST":
+        return render(request, "citizens/verify.html", context)
+    refusal = ratelimit.check(request, "attempt")
+    if refusal is None and form.is_valid():
+        ticket = ratelimit.verification_attempt(str(pending.pk), str(pending.user_id))
+        refusal = ticket.refusal
+        if refusal is None:
+            try:
+                user, claimed = services.verify(token, form.cleaned_data["password"])
+            except WrongPassword:  # counted; the link still works
+                form.add_error(
+                    None,
+                    _(
+                        "Ce mot de passe ne correspond pas à cette inscription. Si vous ne vous "
+                        "êtes pas inscrit, ignorez ce courriel : rien n'a été créé."
+                    ),
+                )
+            else:
+                ticket.release()
+                if user is None:  # used or superseded since the page was shown
+                    return render(request, "citizens/verify_failed.html", status=400)
+                return _verified(request, user, claimed)
+    if refusal is not None:
+        form.is_valid()
+        form.add_error(None, refusal.message)
+        return ratelimit.refused(render(request, "citizens/verify.html", context), refusal)
+    return render(request, "citizens/verify.html", context)
+
+
+def _verified(request, user, claimed: int):
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, _("Votre adresse est vérifiée, votre compte est ouvert."))
     if claimed:
@@ -72,3 +116,15 @@ def claim(request):
     claimed = requests_claim(request.user)
     messages.info(request, _("%(n)s demande(s) rattachée(s) à votre compte.") % {"n": claimed})
     return redirect("citizens:my-requests")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset page, requests counted per address and per email (core.ratelimit); the
+    answer is the same whether an account has that email or not."""
+
+    def form_valid(self, form):
+        refusal = ratelimit.password_reset(self.request, form.cleaned_data["email"])
+        if refusal is not None:
+            form.add_error(None, refusal.message)
+            return ratelimit.refused(self.form_invalid(form), refusal)
+        return super().form_valid(form)

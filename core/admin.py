@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
+from accounts.forms import AdminLoginForm
+from core import ratelimit
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -11,8 +13,13 @@ class PortalAdminSite(admin.AdminSite):
     site_title = _("Administration du portail")
     index_title = _("Gestion des données du portail")
 
+    login_form = AdminLoginForm  # failed passwords counted, as on the portal's login page
+
     def has_permission(self, request) -> bool:
         return request.user.is_active and permissions.can_access_admin(request.user)
+
+    def login(self, request, extra_context=None):
+        return ratelimit.throttled_login(super().login)(request, extra_context)
 
 
 class PermissionModuleAdminMixin:

@@ -19,6 +19,7 @@ from gis_layers.services import demo_layers_load
 from organisations.models import Organisation
 from organisations.services import organisations_load, service_upsert
 from routing.services import categories_load
+from territory.models import Epci
 from territory.services import territory_load
 
 DEMO_PASSWORD = "Libercourt-demo-2026"  # noqa: S105 - documented in the README, refused in production
@@ -183,17 +184,21 @@ def _services(org: Organisation, rows, mail_domain: str) -> dict:
 
 
 @transaction.atomic
-def demo_data_load(*, with_layers: bool = True) -> list[DemoAccount]:
+def demo_data_load(*, with_layers: bool = True, territory: bool = True) -> list[DemoAccount]:
     """Load the territory, Libercourt's and the CAHC's services, one account per role and the
-    synthetic equipment layers of Libercourt."""
+    synthetic equipment layers of Libercourt.
+
+    ``territory=False`` keeps a territory already loaded (the tests load it once per session;
+    reloading rewrites 40 boundaries and their subdivided parts, half of this function's time).
+    """
     if not settings.GRC_DEMO_DATA_ALLOWED:
         raise ImproperlyConfigured(
             "Demo data is refused when DEBUG is off: it creates accounts with published passwords."
         )
-    territory = territory_load()
-    organisations_load(epci=territory.epci)
+    epci = None if territory else Epci.objects.first()
+    organisations_load(epci=epci or territory_load().epci)
     libercourt = Organisation.objects.get(commune__insee="62907")
-    cahc = Organisation.objects.get(epci=territory.epci)
+    cahc = Organisation.objects.get(kind=Organisation.Kind.EPCI)
     Organisation.objects.filter(pk__in=[libercourt.pk, cahc.pk]).update(on_board=True)
     Organisation.objects.filter(pk=libercourt.pk).update(
         phone="03 21 00 00 00", email="accueil@libercourt.demo"

@@ -1,11 +1,17 @@
 """Dependency checks behind /healthz: the database with PostGIS, Redis, and the Celery worker/beat.
 
 Each check answers quickly (bounded by GRC_HEALTH_TIMEOUT) and never raises: it reports what is
-down and why, so that an operator reads the name of the broken dependency.
+down and why, so that an operator reads the name of the broken dependency. Who reads what is
+decided by the view: the public gets the status only, staff and monitoring the details.
+
+The Celery check broadcasts a ping to the workers: its result is kept in this process for
+``CELERY_TTL_S`` seconds (in memory, as Redis may be what is down), so that a flood of /healthz
+calls costs the workers one ping per web process and interval.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -14,7 +20,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from . import failopen
+
 BEAT_CACHE_KEY = "health:beat:last"
+CELERY_TTL_S = 15.0
+
+_celery_lock = threading.Lock()
+_celery_memo: dict[str, tuple[float, dict[str, Any]]] = {}  # broker URL -> (monotonic, result)
 
 
 def check_database() -> dict[str, Any]:
@@ -43,13 +55,28 @@ def check_redis() -> dict[str, Any]:
 
 
 def check_celery(*, redis_ok: bool) -> dict[str, Any]:
-    """Workers answering a broadcast ping, and when the beat last had a heartbeat executed."""
+    """Workers answering a broadcast ping (at most one ping per ``CELERY_TTL_S`` seconds), and
+    when the beat last had a heartbeat executed."""
     if not redis_ok:
         return {"status": "down", "error": "the broker (Redis) is unreachable"}
+    broker = settings.CELERY_BROKER_URL
+    with _celery_lock:
+        memo = _celery_memo.get(broker)
+        if memo is None or time.monotonic() - memo[0] >= CELERY_TTL_S:
+            memo = _celery_memo[broker] = (time.monotonic(), _ping_celery(broker))
+    checked_at, pinged = memo
+    result = {**pinged, "checked_seconds_ago": round(time.monotonic() - checked_at)}
+    if result["status"] == "ok":
+        last_beat = failopen.call(lambda: cache.get(BEAT_CACHE_KEY), None)
+        result["beat_age_seconds"] = round(time.time() - last_beat) if last_beat else None
+    return result
+
+
+def _ping_celery(broker: str) -> dict[str, Any]:
     from config.celery import app
 
     try:
-        with app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
+        with app.connection_for_write(broker) as connection:
             replies = app.control.ping(
                 timeout=settings.GRC_HEALTH_TIMEOUT, limit=1, connection=connection
             )
@@ -57,17 +84,58 @@ def check_celery(*, redis_ok: bool) -> dict[str, Any]:
         return {"status": "down", "error": _first_line(exc)}
     if not replies:
         return {"status": "down", "error": "no Celery worker answered the ping"}
-    result: dict[str, Any] = {"status": "ok", "workers": [name for r in replies for name in r]}
-    last_beat = cache.get(BEAT_CACHE_KEY)
-    result["beat_age_seconds"] = round(time.time() - last_beat) if last_beat else None
-    return result
+    return {"status": "ok", "workers": [name for r in replies for name in r]}
 
 
-def health_report() -> tuple[bool, dict[str, Any]]:
-    checks = {"database": check_database(), "redis": check_redis()}
-    checks["celery"] = check_celery(redis_ok=checks["redis"]["status"] == "ok")
+def forget_celery_check() -> None:
+    """Ping again at the next call (tests: a worker started or stopped meanwhile)."""
+    with _celery_lock:
+        _celery_memo.clear()
+
+
+def rate_limits(*, redis_ok: bool) -> dict[str, Any]:
+    """Whether this process enforces the rate limits (core.failopen), and since when not."""
+    current = failopen.outage()
+    if current is not None:
+        return {
+            "enforced": False,
+            "since": current.since.isoformat(timespec="seconds"),
+            "error": current.error,
+            "calls_without_cache": current.calls,
+        }
+    if not redis_ok:
+        return {"enforced": False, "since": None, "error": "the cache (Redis) is unreachable"}
+    state: dict[str, Any] = {"enforced": True}
+    last = failopen.last_outage()
+    if last is not None and last.ended is not None:
+        state["last_outage"] = {
+            "from": last.since.isoformat(timespec="seconds"),
+            "to": last.ended.isoformat(timespec="seconds"),
+            "calls_without_cache": last.calls,
+        }
+    return state
+
+
+def health_report(*, scope: str = "all") -> tuple[bool, dict[str, Any]]:
+    """The checks and their details (for staff and monitoring; the public gets the status only).
+
+    ``scope="web"``: what a web process needs to serve citizens, the database only (Redis and
+    Celery are not needed to take a report, core.failopen): for the container's health check,
+    so that a Redis outage does not take the web out of its proxy's rotation.
+    """
+    checks = {"database": check_database()}
+    if scope != "web":
+        checks["redis"] = check_redis()
+        checks["celery"] = check_celery(redis_ok=checks["redis"]["status"] == "ok")
     down = [name for name, check in checks.items() if check["status"] != "ok"]
-    return not down, {"status": "ok" if not down else "error", "down": down, "checks": checks}
+    report: dict[str, Any] = {
+        "status": "ok" if not down else "error",
+        "down": down,
+        "checks": checks,
+    }
+    if scope != "web":
+        report["rate_limits"] = rate_limits(redis_ok=checks["redis"]["status"] == "ok")
+    return not down, report
 
 
 def record_beat() -> None:

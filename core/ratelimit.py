@@ -1,5 +1,5 @@
-"""Rate limits on writes (report submissions, "me too", sign-ups), counted in Redis (the
-Django cache).
+"""Rate limits on writes (report submissions, "me too", sign-ups) and on logins and password
+resets, counted in Redis (the Django cache).
 
 A sliding window per caller (the address the request came from, and the account when signed
 in), estimated from the counts of the current and the previous fixed window. Two tiers:
@@ -11,16 +11,42 @@ in), estimated from the counts of the current and the previous fixed window. Two
   form does not use up their submissions.
 
 Exceeding either gives a 429 with ``Retry-After`` (``refused()``); nothing is stored.
+
+Logins (``login_attempt()``, the portal's and the admin's login forms) count failed passwords
+per account (the email tried) and per address; a browser that logged in to that account before
+carries a signed cookie and is counted on its own, so that failures made by others (an attacker
+trying to lock a citizen out) never lock it out. Password reset requests (``password_reset``)
+are counted per address and per email, whether an account exists or not (no enumeration).
+Passwords tried on an account verification link (``verification_attempt()``) are counted per
+link and per account, besides the address's ``"attempt"`` tier: a link cannot be brute-forced.
+
+Every counter fails open (core.failopen): with Redis unreachable a request is allowed, the
+outage is logged and shown by /healthz; a report is stored and its mail leaves once Redis is
+back.
+
+The caller's address (``client_address()``) is REMOTE_ADDR, or X-Forwarded-For read from the
+right when the settings trust proxies in front of the portal (TRUSTED_PROXY_COUNT).
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import ipaddress
+import math
+import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import wraps
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from . import failopen
 
 
 @dataclass(frozen=True)
@@ -36,24 +62,71 @@ class Refusal:
 
 
 def client_address(request) -> str:
-    """The caller's address: REMOTE_ADDR, or the first X-Forwarded-For hop when the portal
-    runs behind a proxy the settings trust (GRC_TRUSTED_PROXY_COUNT)."""
+    """Who is calling, as a rate-limit key: an IPv4 address, or the /64 of an IPv6 one.
+
+    REMOTE_ADDR, unless the settings trust ``GRC_TRUSTED_PROXY_COUNT`` proxies in front of the
+    portal. Each of them appends the address it received the request from to X-Forwarded-For,
+    so the entry that many places from the right is the client as the outermost trusted proxy
+    saw it; the entries left of it were written by the client and are ignored (forging some
+    gives no fresh quota). Fewer entries than trusted proxies: the request skipped the outer
+    ones, and the leftmost entry, written by a trusted one, is the client. No header (a probe
+    calling the container directly) or an entry that is not an IP address: REMOTE_ADDR.
+
+    Entries are checked with ``ipaddress`` (spaces, ``[v6]:port`` and ``v4:port`` accepted).
+    An IPv6 subscriber usually holds a whole /64, so it is counted as one; an IPv4-mapped IPv6
+    address is counted as its IPv4 address.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
     hops = settings.GRC_TRUSTED_PROXY_COUNT
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if hops and forwarded:
-        parts = [p.strip() for p in forwarded.split(",") if p.strip()]
-        if len(parts) >= hops:
-            return parts[-hops]
-    return request.META.get("REMOTE_ADDR", "")
+    if hops > 0:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        entries = [entry.strip() for entry in forwarded.split(",") if entry.strip()]
+        if entries:
+            address = _ip(entries[-hops] if len(entries) >= hops else entries[0])
+            if address is not None:
+                return _bucket(address)
+    address = _ip(remote)
+    return _bucket(address) if address is not None else remote[:64]
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("["):  # [2001:db8::1] or [2001:db8::1]:443
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # 192.0.2.1:443
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _bucket(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
 
 
 _clock = time.time  # replaced in tests
 
 
 def _hit(key: str, limit: Limit) -> int | None:
-    """Count one more; seconds to wait if over the limit, else None.
+    """Count one more; seconds to wait if over the limit, else None (also when Redis cannot
+    be reached: the limit fails open, see core.failopen)."""
+    return _take(key, limit)[0]
 
-    A sliding window, estimated from two fixed ones (the current window's count plus the
+
+def _take(key: str, limit: Limit, *, kept: bool = True) -> tuple[int | None, str | None]:
+    """``_hit()``, and the cache key counted (for ``Ticket.release()``; None if not counted).
+    ``kept=False``: a refused try will be given back, the wait is reckoned without it."""
+    return failopen.call(lambda: _count(key, limit, kept=kept), (None, None))
+
+
+def _count(key: str, limit: Limit, *, kept: bool = True) -> tuple[int | None, str]:
+    """A sliding window, estimated from two fixed ones (the current window's count plus the
     previous window's, weighted by how much of it still overlaps the last ``seconds``): a burst
     straddling a window boundary is counted whole, as a fixed window would not.
     """
@@ -69,40 +142,69 @@ def _hit(key: str, limit: Limit) -> int | None:
         except ValueError:  # expired between add and incr
             cache.add(current, 1, timeout=2 * limit.seconds + 1)
             count = 1
-    overlap = 1 - into / limit.seconds
-    estimate = count + (cache.get(previous) or 0) * overlap
-    if estimate > limit.count:
-        return max(1, int(limit.seconds - into))
-    return None
+    before = cache.get(previous) or 0
+    if count + before * (1 - into / limit.seconds) > limit.count:
+        return _retry_after(count if kept else count - 1, before, into, limit), current
+    return None, current
+
+
+def _retry_after(count: int, before: int, into: float, limit: Limit) -> int:
+    """Seconds until one more would be allowed, if nothing else is counted meanwhile: while
+    the previous window's weight fades (``count + 1 + before * (1 - t / seconds)``), or else
+    in the next window, where this one's ``count`` fades in turn."""
+    seconds, allowed = limit.seconds, limit.count
+    if count + 1 <= allowed and before:
+        at = seconds * (1 - (allowed - count - 1) / before)
+        if at < seconds:
+            return _seconds(at - into)
+    at = seconds * (1 - (allowed - 1) / count) if count > max(allowed - 1, 0) else 0.0
+    return _seconds(seconds - into + at)
+
+
+def _seconds(value: float) -> int:
+    return max(1, math.ceil(round(value, 6)))  # 20.000000000000004 is 20
+
+
+def _digest(who: str) -> str:
+    """Addresses and emails are not kept in clear in the cache, nor as a bare hash that a list
+    of addresses would reverse: keyed with the SECRET_KEY."""
+    return salted_hmac("core.ratelimit", who).hexdigest()[:20]
+
+
+def _period(seconds: int) -> str:
+    if seconds == 60:
+        return _("une minute")
+    if seconds == 3600:
+        return _("une heure")
+    if seconds < 60 or seconds % 60:
+        return ngettext("%(n)d seconde", "%(n)d secondes", seconds) % {"n": seconds}
+    return ngettext("%(n)d minute", "%(n)d minutes", seconds // 60) % {"n": seconds // 60}
+
+
+def _wait(seconds: int) -> str:
+    """How long to wait, in words: seconds under two minutes, else minutes rounded up."""
+    if seconds < 120:
+        return ngettext("%(n)d seconde", "%(n)d secondes", seconds) % {"n": seconds}
+    minutes = -(-seconds // 60)
+    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
 
 
 def check(request, scope: str) -> Refusal | None:
     """Count a write of ``scope`` ("report", "signup") for this caller; a Refusal if too many."""
-    limits = settings.GRC_RATE_LIMITS[scope]
-    callers = [("ip", hashlib.sha256(client_address(request).encode()).hexdigest()[:20])]
+    callers = [("ip", _digest(client_address(request)))]
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         callers.append(("user", str(user.pk)))
     for kind, who in callers:
-        for limit in limits:
+        for limit in settings.GRC_RATE_LIMITS[scope]:
             wait = _hit(f"{scope}:{kind}:{who}", Limit(*limit))
             if wait is not None:
-                seconds = limit[1]
-                minutes = (
-                    f"{seconds} secondes"
-                    if seconds < 60
-                    else "une minute"
-                    if seconds == 60
-                    else "une heure"
-                    if seconds == 3600
-                    else f"{seconds // 60} minutes"
-                )
                 return Refusal(
-                    retry_after=max(wait, 1),
-                    message=(
-                        f"Trop d'envois : au plus {limit[0]} en {minutes}. "
-                        f"Réessayez dans {max(wait, 1)} secondes."
-                    ),
+                    retry_after=wait,
+                    message=_(
+                        "Trop d'envois : au plus %(count)s en %(period)s. Réessayez dans %(wait)s."
+                    )
+                    % {"count": limit[0], "period": _period(limit[1]), "wait": _wait(wait)},
                 )
     return None
 
@@ -128,3 +230,193 @@ def refused(response, refusal: Refusal):
     response.status_code = 429
     response["Retry-After"] = str(refusal.retry_after)
     return response
+
+
+# --- Logins and password resets: counters taken before the work, given back when not due ------
+
+
+@dataclass
+class Ticket:
+    """Counts taken by ``take()``: kept (a failed login) or given back (``release()``)."""
+
+    keys: list[str] = field(default_factory=list)
+    refusal: Refusal | None = None
+
+    def release(self) -> None:
+        keys, self.keys = self.keys, []
+        if keys:
+            failopen.call(lambda: _uncount(keys), None)
+
+
+def _uncount(keys: list[str]) -> None:
+    for key in keys:
+        with contextlib.suppress(ValueError):  # expired meanwhile
+            cache.decr(key)
+
+
+def take(counters: Sequence[tuple[str, str]], message: Callable[[int], str]) -> Ticket:
+    """Count one more on each ``(scope, who)`` against every limit of its scope.
+
+    Counted *before* the work, so that parallel tries cannot all slip under a limit. Over one,
+    the counts just taken are given back (a refused try does not prolong the wait) and the
+    ticket carries the refusal, its message from ``message(seconds to wait)``.
+    """
+    ticket = Ticket()
+    for scope, who in counters:
+        for limit in settings.GRC_RATE_LIMITS[scope]:
+            wait, key = _take(f"{scope}:{_digest(who)}", Limit(*limit), kept=False)
+            if key is not None:
+                ticket.keys.append(key)
+            if wait is not None:
+                ticket.release()
+                ticket.refusal = Refusal(retry_after=wait, message=message(wait))
+                return ticket
+    return ticket
+
+
+DEVICE_COOKIE = "grc_device"
+DEVICE_MAX_AGE = 180 * 24 * 3600  # renewed at each login
+_DEVICE_SALT = "core.ratelimit.device"
+_DEVICES_KEPT = 4  # accounts remembered per browser (a family's computer)
+
+
+@dataclass
+class LoginAttempt:
+    email: str
+    ticket: Ticket
+    device: str | None  # this browser logged in to this account before
+    succeeded: bool = False
+
+    @property
+    def refusal(self) -> Refusal | None:
+        return self.ticket.refusal
+
+    def success(self) -> None:
+        """The password was right: the try is not counted, the browser will be remembered."""
+        self.ticket.release()
+        self.succeeded = True
+
+
+def login_attempt(request, email: str) -> LoginAttempt:
+    """Count a try to log in as ``email``, before its password is checked (a refused try costs
+    no password hashing); ``success()`` gives the count back, so that only failures count.
+
+    Failures are limited per account (the email tried, whether an account exists or not) and
+    per address (``"login-account"``, ``"login-address"``): guessing one citizen's password
+    from many addresses, or many accounts' from one, is slowed down to a few tries per window.
+    A browser that logged in to this account before (a signed cookie) is counted on its own
+    instead (``"login-device"``): an attacker failing on purpose, from anywhere, never locks a
+    citizen out of the browser they use. The windows slide: nothing is banned for good.
+    """
+    email = email.strip().lower()
+    device = _device_for(request, email)
+    counters = (
+        [("login-device", device)]
+        if device
+        else [("login-account", email), ("login-address", client_address(request))]
+    )
+    ticket = take(counters, _login_refused)
+    attempt = LoginAttempt(email=email, ticket=ticket, device=device)
+    request.grc_login_attempt = attempt
+    return attempt
+
+
+def login_response(request, response):
+    """After a login view ran its form (``login_attempt()``): 429 with Retry-After if the try
+    was refused, the browser remembered for that account if it logged in."""
+    attempt = getattr(request, "grc_login_attempt", None)
+    if attempt is None:
+        return response
+    if attempt.refusal is not None:
+        return refused(response, attempt.refusal)
+    if attempt.succeeded:
+        account = _account(attempt.email)
+        known = [entry for entry in _devices(request) if entry[0] != account]
+        device = attempt.device or secrets.token_urlsafe(12)
+        value = [[account, device], *known][:_DEVICES_KEPT]
+        response.set_cookie(
+            DEVICE_COOKIE,
+            signing.dumps(value, salt=_DEVICE_SALT),
+            max_age=DEVICE_MAX_AGE,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+def throttled_login(view):
+    """A login view whose form calls ``login_attempt()``, answered by ``login_response()``."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        return login_response(request, view(request, *args, **kwargs))
+
+    return wrapped
+
+
+def _account(email: str) -> str:
+    return salted_hmac(_DEVICE_SALT, email).hexdigest()[:20]
+
+
+def _devices(request) -> list[list[str]]:
+    raw = request.COOKIES.get(DEVICE_COOKIE)
+    if not raw:
+        return []
+    try:
+        value = signing.loads(raw, salt=_DEVICE_SALT, max_age=DEVICE_MAX_AGE)
+    except signing.BadSignature:  # tampered with, or expired
+        return []
+    if not isinstance(value, list):
+        return []
+    return [
+        entry
+        for entry in value[:_DEVICES_KEPT]
+        if isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)
+    ]
+
+
+def _device_for(request, email: str) -> str | None:
+    account = _account(email)
+    return next((device for known, device in _devices(request) if known == account), None)
+
+
+def password_reset(request, email: str) -> Refusal | None:
+    """Count a password reset request, per address and per email (``"reset-address"``,
+    ``"reset-account"``): a mailbox is not flooded with links, nor the outbox. Counted the same
+    whether an account has that email or not, so the answer tells nothing about it."""
+    counters = [
+        ("reset-address", client_address(request)),
+        ("reset-account", email.strip().lower()),
+    ]
+    return take(counters, _reset_refused).refusal
+
+
+def verification_attempt(signup: str, account: str) -> Ticket:
+    """Count a password tried on an account verification link, before it is checked, per
+    pending sign-up (the link, ``"verify-signup"``) and per account (all its links,
+    ``"verify-account"``); ``release()`` it when the password was right. The caller also counts
+    the try in the ``"attempt"`` tier of its address (``check()``). Over either limit the link
+    is refused for a while without checking anything: it cannot be brute-forced."""
+    counters = [("verify-signup", signup), ("verify-account", account)]
+    return take(counters, _verification_refused)
+
+
+def _verification_refused(wait: int) -> str:
+    return _(
+        "Trop de mots de passe essayés avec ce lien. Réessayez dans %(wait)s, ou recommencez "
+        "l'inscription pour recevoir un nouveau lien."
+    ) % {"wait": _wait(wait)}
+
+
+def _login_refused(wait: int) -> str:
+    return _(
+        "Trop de tentatives de connexion. Réessayez dans %(wait)s, "
+        "ou demandez un nouveau mot de passe."
+    ) % {"wait": _wait(wait)}
+
+
+def _reset_refused(wait: int) -> str:
+    return _("Trop de demandes de nouveau mot de passe. Réessayez dans %(wait)s.") % {
+        "wait": _wait(wait)
+    }

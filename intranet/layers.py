@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts import permissions
+from core import failopen
 from gis_layers.api.views import layer_urls
 from gis_layers.models import Layer, LayerImport
 from gis_layers.selectors import layers_visible_to
@@ -91,7 +92,7 @@ def layer_import(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(LayerImport.objects.select_related("layer"), pk=pk)
     if not permissions.can_manage_layer(request.user, record.layer):
         raise PermissionDenied("Import d'une couche que vous ne gérez pas.")
-    progress = cache.get(progress_key(record.pk)) or {}
+    progress = failopen.call(lambda: cache.get(progress_key(record.pk)), None) or {}
     if request.GET.get("format") == "json":
         return JsonResponse(
             {

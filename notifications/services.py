@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +12,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+
+from core import publish
 
 from .models import OutboxMail
 
@@ -70,26 +71,13 @@ def mail_enqueue(
     return mails
 
 
-BROKER_PAUSE_S = 30.0  # after a failed publish, leave this process's mails to the sweep
-_broker_down_until = 0.0
-
-
 def _dispatch(ids: list[int]) -> None:
     """Ask a worker to send now; if the broker is down, the periodic sweep will send later.
     One failed publish is enough: the others of this request (a transfer mails the service,
     its agents and every follower) are not each made to wait for the broker's timeout."""
-    global _broker_down_until
     from .tasks import mail_send_task
 
-    if time.monotonic() < _broker_down_until:
-        return
-    for mail_id in ids:
-        try:
-            mail_send_task.delay(mail_id)
-        except Exception as exc:  # kombu raises several types; none may break the request
-            _broker_down_until = time.monotonic() + BROKER_PAUSE_S
-            logger.warning("broker unavailable, mails %s… left for the sweep: %s", mail_id, exc)
-            return
+    publish.publish_all(mail_send_task, [((mail_id,), {}) for mail_id in ids])
 
 
 def mail_send(mail_id: int, *, connection=None) -> bool:

@@ -6,7 +6,6 @@ Status, replies, transfers are the shared request services of ``tracking.service
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from django.utils.translation import gettext_noop
 
 from accounts import permissions
 from addresses.services import normalise
+from core import publish
 from core.maps import reproject
 from core.timing import timed
 from notifications.services import mail_enqueue
@@ -35,8 +35,6 @@ from tracking.models import Channel, Event, Kind, Status
 
 from .models import DESCRIPTION_MAX, Photo, Report
 from .photos import CheckedPhoto, new_photo_path, thumbnail, write_file
-
-logger = logging.getLogger(__name__)
 
 # A picked equipment must be where the pin is: further than this, the pin or the pick is wrong.
 EQUIPMENT_MAX_DISTANCE_M = 50.0
@@ -290,12 +288,7 @@ def thumbnails_request(report_id: int) -> None:
     """Ask a worker for the thumbnails; if the broker is down the hourly sweep makes them."""
     from .tasks import photo_thumbnails_task
 
-    try:
-        photo_thumbnails_task.delay(report_id)
-    except Exception as exc:  # kombu raises several types; none may break the request
-        logger.warning(
-            "broker unavailable, thumbnails of report %s left for the sweep: %s", report_id, exc
-        )
+    publish.publish(photo_thumbnails_task, report_id)
 
 
 def photo_thumbnails_make(report_id: int | None = None) -> int:

@@ -37,7 +37,9 @@ def demo(db):
     from core.demo import demo_data_load
     from organisations.models import Organisation, Service
 
-    demo_data_load(with_layers=False)  # layers are loaded by the tests that need them
+    # Layers are loaded by the tests that need them; the territory once per session (reloaded
+    # only when a transactional test emptied the database).
+    demo_data_load(with_layers=False, territory=False)
     users = {
         u.email.split("@")[0].replace(".", "_") + ("_cahc" if "cahc" in u.email else ""): u
         for u in User.objects.all()
@@ -132,33 +134,11 @@ def celery_worker_process(django_db_setup):
 @pytest.fixture
 def stopped_redis_url():
     """The URL of a real Redis that was started and then shut down: nothing answers there."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
+    from .brokers import redis_server
 
-    client = redis.Redis(host="127.0.0.1", port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    client.shutdown(nosave=True)
-    proc.wait(timeout=10)
+    port = free_port()
+    with redis_server(port):
+        pass
     return f"redis://127.0.0.1:{port}/0"
 
 
@@ -215,6 +195,26 @@ def smtp_server(settings):
 
 
 @pytest.fixture
+def roads_layer(demo, tmp_path, settings):
+    """Make a point layer of Libercourt's roads service (whose manager imports into it); this
+    test's layer uploads go to its own directory."""
+    from gis_layers.models import Layer
+
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
+
+    def make(slug: str, name: str = "Corbeilles") -> Layer:
+        return Layer.objects.create(
+            slug=slug,
+            name=name,
+            owner_organisation=demo.libercourt,
+            owner_service=demo.voirie,
+            geometry_type="Point",
+        )
+
+    return make
+
+
+@pytest.fixture
 def categories(demo):
     from routing.models import Category
 
@@ -255,11 +255,24 @@ def _default_language():
 @pytest.fixture(autouse=True)
 def _broker_reachable():
     """A broker outage simulated by one test must not pause the next test's publishing."""
-    from notifications import services
+    from core import publish
 
-    services._broker_down_until = 0.0
+    publish.reset()
     yield
-    services._broker_down_until = 0.0
+    publish.reset()
+
+
+@pytest.fixture(autouse=True)
+def _cache_reachable():
+    """A cache outage met by one test (core.failopen) must not skip the next test's counters,
+    nor a Celery check kept by /healthz answer for the next test's worker."""
+    from core import failopen, health
+
+    failopen.reset()
+    health.forget_celery_check()
+    yield
+    failopen.reset()
+    health.forget_celery_check()
 
 
 @pytest.fixture(autouse=True)

@@ -198,12 +198,16 @@ LEAFLET_CONFIG = {
 
 # --- Redis, cache, Celery ---------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "") or "redis://127.0.0.1:6379/0"
+_CACHE_TIMEOUT = float(env_str("CACHE_TIMEOUT", "0.5") or "0.5")  # seconds, per cache call
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "grc"),
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        # Nothing in the cache is needed to serve a request (core.failopen): when Redis is down
+        # or hangs, a request waits one short timeout, then this process goes without it for a
+        # few seconds (rate limits not enforced, logged, shown by /healthz).
+        "OPTIONS": {"socket_connect_timeout": _CACHE_TIMEOUT, "socket_timeout": _CACHE_TIMEOUT},
     }
 }
 CELERY_BROKER_URL = REDIS_URL
@@ -231,7 +235,13 @@ CELERY_BEAT_SCHEDULE = {
     # Mails whose first send failed (mail server or broker down) are retried from the outbox.
     "flush-outbox": {"task": "notifications.flush_outbox", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "core.purge_idempotency_keys", "schedule": 3600.0},
+    # Sign-ups whose verification link expired (three days) are forgotten.
+    "purge-pending-signups": {"task": "accounts.purge_pending_signups", "schedule": 3600.0},
     "photos-sweep": {"task": "reports.photos_sweep", "schedule": 3600.0},
+    # Layer imports recorded while the broker was down.
+    "layer-imports-sweep": {"task": "gis_layers.imports_sweep", "schedule": 120.0},
+    # The open-data files, rebuilt only when the public reports changed (stats/open_data.py).
+    "open-data-build": {"task": "stats.open_data_build", "schedule": 3600.0},
 }
 
 # --- Authentication ----------------------------------------------------------------------------
@@ -328,8 +338,24 @@ SPECTACULAR_SETTINGS = {
 # --- Portal ------------------------------------------------------------------------------------
 GRC_SITE_NAME = env_str("GRC_SITE_NAME", "Portail citoyen – Libercourt et CAHC")
 GRC_HEALTH_TIMEOUT = float(env_str("GRC_HEALTH_TIMEOUT", "1.0") or "1.0")
+# /healthz shows its details (versions, workers, errors) to monitoring sending
+# "Authorization: Bearer <HEALTHZ_TOKEN>"; empty: only to the staff allowed by accounts.permissions.
+GRC_HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "") or ""
+if GRC_HEALTHZ_TOKEN and len(GRC_HEALTHZ_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "HEALTHZ_TOKEN is too short: use 32+ random characters "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+    )
 GRC_LAYER_IMPORT_DIR = Path(env_str("GRC_LAYER_IMPORT_DIR", str(BASE_DIR / ".local" / "imports")))
 GRC_LAYER_IMPORT_MAX_BYTES = env_int("GRC_LAYER_IMPORT_MAX_MB", 200) * 1024 * 1024
+# A zipped Shapefile's parts, uncompressed (counted while copying them out of the zip).
+GRC_LAYER_IMPORT_MAX_UNZIPPED_BYTES = (
+    env_int("GRC_LAYER_IMPORT_MAX_UNZIPPED_MB", 1024) * 1024 * 1024
+)
+# A running import's worker beats this often; another worker takes over an import whose last
+# beat is older than STALE (its worker died). Broker redeliveries in between do nothing.
+GRC_LAYER_IMPORT_HEARTBEAT_S = env_int("GRC_LAYER_IMPORT_HEARTBEAT_S", 30)
+GRC_LAYER_IMPORT_STALE_AFTER_S = env_int("GRC_LAYER_IMPORT_STALE_AFTER_S", 300)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads stream to a temporary file
 # Address search: "local" (our table, from the BAN CSV; works offline) or "ban" (the BAN web API,
 # falling back to the local table when it cannot be reached).
@@ -351,8 +377,25 @@ GRC_RATE_LIMITS = {
     # what is stored: reports and "me too", accounts
     "report": _limits(env_str("RATE_LIMIT_REPORT", "5/60,30/3600")),
     "signup": _limits(env_str("RATE_LIMIT_SIGNUP", "5/3600")),
+    # failed logins (the portal's and the admin's) per account (the email tried) and per
+    # address; a browser that logged in to the account before is counted on its own, with the
+    # account's limits (core.ratelimit.login_attempt)
+    "login-account": _limits(env_str("RATE_LIMIT_LOGIN", "5/300,20/3600")),
+    "login-address": _limits(env_str("RATE_LIMIT_LOGIN_ADDRESS", "20/300,100/3600")),
+    # password reset requests per email (whether an account has it or not) and per address
+    "reset-account": _limits(env_str("RATE_LIMIT_PASSWORD_RESET", "3/3600")),
+    "reset-address": _limits(env_str("RATE_LIMIT_PASSWORD_RESET_ADDRESS", "10/3600")),
+    # wrong passwords on an account verification link, per link (pending sign-up) and per
+    # account (all its links) (core.ratelimit.verification_attempt)
+    "verify-signup": _limits(env_str("RATE_LIMIT_VERIFY", "5/3600")),
+    "verify-account": _limits(env_str("RATE_LIMIT_VERIFY_ACCOUNT", "10/3600")),
 }
-# How many proxies in front of the portal add X-Forwarded-For (0: use REMOTE_ADDR).
+GRC_RATE_LIMITS["login-device"] = GRC_RATE_LIMITS["login-account"]
+# How many proxies in front of the portal append to X-Forwarded-For (0: use REMOTE_ADDR; 1 behind
+# one reverse proxy). The client is read that many entries from the right, what is left of it is
+# the client's own words (core.ratelimit.client_address); the web port must then be reachable
+# through those proxies only, or anyone could name their own address. Too small a count makes
+# every visitor one caller (the proxy), too large lets each one choose its address.
 GRC_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # Words that hold a report for moderation before it is public (besides links), lower case.
 GRC_MODERATION_WORDS = frozenset(

@@ -45,6 +45,9 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+ENDPOINT = "reports:create"  # the Idempotency-Key's endpoint
+
+
 def _refusal(exc: DjangoValidationError) -> Response:
     """A report the portal cannot take (outside the CAHC, empty text, ...): 422 with reasons."""
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -81,10 +84,17 @@ def report_create(request) -> Response:
     too_big = _refuse_oversized(request)
     if too_big is not None:
         return too_big
-    if not idempotency.is_replay(request, request.user):
-        refusal = ratelimit.check(request, "attempt")  # before any work (photos are decoded)
-        if refusal is not None:
-            return _too_many(refusal)
+    # The key looked up once, before any work: a replay (same key, same body) is answered at
+    # once and not counted; anything else is an attempt, counted before photos are decoded.
+    previous = idempotency.previous_answer(request, request.user, ENDPOINT)
+    if previous is not None and previous.replay is not None:
+        return previous.replay
+    refusal = ratelimit.check(request, "attempt")
+    if refusal is not None:
+        return _too_many(refusal)
+    if previous is not None:
+        raise idempotency.KeyReused()  # the key served another body: no photo is decoded
+    digest = idempotency.request_digest(request) if idempotency.read_key(request) else ""
     serializer = ReportCreateSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
@@ -127,13 +137,8 @@ def report_create(request) -> Response:
         }
         return Response(body, status=201)
 
-    fields = {k: v for k, v in request.data.items() if k != "photos"}
     return idempotency.run_once(
-        request=request,
-        principal=request.user,
-        endpoint="reports:create",
-        data={**fields, "photos": [p.digest for p in photos]},
-        write=write,
+        request=request, principal=request.user, endpoint=ENDPOINT, digest=digest, write=write
     )
 
 

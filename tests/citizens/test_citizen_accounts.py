@@ -24,6 +24,13 @@ def signup(client, email="camille@example.org", **extra):
     return client.post(SIGNUP, data)
 
 
+def verify(client, link: str, password: str = PASSWORD):
+    """Follow a verification link (a page asking for the sign-up's password), then send it."""
+    page = client.get(link)
+    assert page.status_code == 200 and "choisi lors de l'inscription" in page.content.decode()
+    return client.post(link, {"password": password})
+
+
 def test_sign_up_verify_and_find_the_reports_made_before(client, demo, make_report):
     earlier = make_report("signalisation", contact_email="Camille@Example.org")
     response = signup(client)
@@ -32,7 +39,7 @@ def test_sign_up_verify_and_find_the_reports_made_before(client, demo, make_repo
     assert not user.is_active and user.email_verified_at is None
     client.post("/compte/connexion/", {"username": user.email, "password": PASSWORD})
     assert "_auth_user_id" not in client.session  # refused until the address is proven
-    verified = client.get(link_in("account:verify", "camille@example.org"))
+    verified = verify(client, link_in("account:verify", "camille@example.org"))
     assert verified.status_code == 302 and verified["Location"] == "/compte/mes-demandes/"
     user.refresh_from_db()
     assert user.is_active and user.email_verified_at is not None
@@ -68,9 +75,12 @@ def test_a_forged_or_foreign_link_is_refused(client, db):
     signup(client)
     link = link_in("account:verify", "camille@example.org")
     assert client.get(link[:-3] + "xyz/").status_code == 400
+    assert client.post(link[:-3] + "xyz/", {"password": PASSWORD}).status_code == 400
     assert not User.objects.get(email="camille@example.org").is_active
     User.objects.filter(email="camille@example.org").update(email="autre@example.org")
     assert client.get(link).status_code == 400  # sent to an address the account no longer has
+    assert client.post(link, {"password": PASSWORD}).status_code == 400
+    assert not User.objects.get(email="autre@example.org").is_active
 
 
 def test_a_weak_password_says_the_same_for_an_address_with_an_account(client, demo):
@@ -86,21 +96,23 @@ def test_a_verification_link_works_once(client, db):
     """Used, it no longer logs anybody in, and never reactivates a closed account."""
     signup(client)
     link = link_in("account:verify", "camille@example.org")
-    assert client.get(link).status_code == 302
+    assert verify(client, link).status_code == 302
     client.logout()
     User.objects.filter(email="camille@example.org").update(is_active=False)  # closed by staff
     again = client.get(link)
+    assert again.status_code == 400 and "déjà servi" in again.content.decode()
+    again = client.post(link, {"password": PASSWORD})
     assert again.status_code == 400 and "déjà servi" in again.content.decode()
     assert "_auth_user_id" not in client.session
     assert not User.objects.get(email="camille@example.org").is_active
 
 
 def test_signing_up_first_with_someone_elses_address_gains_nothing(client, db):
-    """Whoever proves the address owns the password: the squatter's password is replaced by
-    the owner's when the owner signs up again, and only the owner gets the link."""
+    """Whoever proves the address and knows the password of that sign-up owns the account:
+    the owner's own link, with the owner's password, opens it with that password."""
     signup(client, password1="Squatteur-2026-xx", password2="Squatteur-2026-xx")
     signup(client)  # the owner of the address, later
-    client.get(link_in("account:verify", "camille@example.org"))
+    assert verify(client, link_in("account:verify", "camille@example.org")).status_code == 302
     client.logout()
     client.post(
         "/compte/connexion/", {"username": "camille@example.org", "password": "Squatteur-2026-xx"}

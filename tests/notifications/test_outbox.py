@@ -1,7 +1,6 @@
 """The outbox against a real SMTP server on loopback: sent, retried, never lost."""
 
 import datetime as dt
-from contextlib import contextmanager
 
 import pytest
 from django.utils import timezone
@@ -10,22 +9,9 @@ from config.celery import app
 from notifications import services
 from notifications.models import OutboxMail
 from reports.models import Report
+from tests.brokers import broker_at
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def broker_at(url):
-    """Publish to another broker for a while, leaving the app's own pools untouched."""
-    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
-    app.conf.broker_url, app._pool, app.amqp._producer_pool = url, None, None
-    try:
-        yield
-    finally:
-        temporary = app._pool
-        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
-        if temporary is not None:
-            temporary.force_close_all()
 
 
 def test_the_acknowledgement_reaches_a_real_smtp_server_in_french(make_report, smtp_server):
