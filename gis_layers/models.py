@@ -171,6 +171,15 @@ class LayerImport(models.Model):
     )
     created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
     finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+    # Who runs it (services.layer_import_run): a worker claims the import, beats while it runs,
+    # and writes the outcome only while the claim is still its own.
+    started_at = models.DateTimeField(_("commencé le"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("dernier signe de vie"), null=True, blank=True)
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    # When a worker was last asked to run it (None: the publish after the commit failed, the
+    # broker being down; gis_layers.services.layer_imports_sweep asks again).
+    queued_at = models.DateTimeField(_("confié à un worker le"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import de couche")

@@ -1,21 +1,31 @@
 """Reading vector files through GDAL (pyogrio): GeoJSON, GeoPackage, zipped Shapefile, CSV lon/lat.
 
-The format is decided by the file's content, not its name: a disguised file is refused with the
-reason. Geometries come out as WKB with the source SRID; reprojection happens in PostGIS.
+An upload is hostile until proven otherwise. The format is decided by the file's content, and
+must agree with the extension of the name it was sent under; then GDAL opens it with that one
+format's driver only (an explicit driver list, and a driver-prefixed path for pyogrio), in a
+process where no other driver is registered and no network request can leave (core.gdal). A
+GeoPackage's SQLite schema and a zip's entries are checked in Python before GDAL sees them
+(upload_checks). Geometries come out as WKB with the source SRID; reprojection happens in PostGIS.
 """
 
 from __future__ import annotations
 
-import zipfile
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-import pyogrio
+from django.conf import settings
+from django.utils.translation import gettext as _
 from pyogrio import raw
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
+
+from core import gdal
+
+from .upload_checks import UnsafeUpload, check_geopackage, extract_shapefile
 
 CSV_OPEN_OPTIONS = {
     "X_POSSIBLE_NAMES": "lon,longitude,lng,x",
@@ -24,6 +34,18 @@ CSV_OPEN_OPTIONS = {
     "AUTODETECT_TYPE": "YES",
 }
 FORMATS = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shapefile": "Shapefile (zip)", "csv": "CSV"}
+# The one GDAL driver each format is opened with, and the prefix that forces it for pyogrio.
+DRIVERS = {"geojson": "GeoJSON", "gpkg": "GPKG", "shapefile": "ESRI Shapefile", "csv": "CSV"}
+_PREFIXES = {"geojson": "GeoJSON:", "gpkg": "GPKG:", "csv": "CSV:", "shapefile": ""}
+EXTENSIONS = {
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".gpkg": "gpkg",
+    ".zip": "shapefile",
+    ".csv": "csv",
+}
+# Markers of GDAL's XML "virtual" formats, which name other files or URLs to read.
+_VIRTUAL_MARKERS = (b"<ogrvrtdatasource", b"<vrtdataset", b"<gdal_wms", b"<gdaltileindexdataset")
 
 
 class ReadError(ValueError):
@@ -39,20 +61,18 @@ class SourceData:
     rows: Iterator[tuple[int, bytes | None, dict]]  # (source feature number, WKB, properties)
 
 
-def sniff_format(path: Path) -> str:
-    """The format from the first bytes (magic numbers), never from the extension alone."""
-    with path.open("rb") as handle:
-        head = handle.read(4096)
+def _sniff_content(head: bytes) -> str:
     if head.startswith(b"SQLite format 3\x00"):
         return "gpkg"
     if head.startswith(b"PK\x03\x04"):
-        try:
-            names = zipfile.ZipFile(path).namelist()
-        except zipfile.BadZipFile:
-            raise ReadError("Archive zip illisible.") from None
-        if any(n.lower().endswith(".shp") for n in names):
-            return "shapefile"
-        raise ReadError("L'archive zip ne contient pas de fichier .shp.")
+        return "shapefile"
+    if any(marker in head.lower() for marker in _VIRTUAL_MARKERS):
+        raise ReadError(
+            _(
+                "Les fichiers virtuels de GDAL (VRT), qui renvoient vers d'autres fichiers ou "
+                "adresses, sont refusés : envoyez les données elles-mêmes."
+            )
+        )
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"{"):
         return "geojson"
@@ -68,6 +88,35 @@ def sniff_format(path: Path) -> str:
     raise ReadError(
         "Format non reconnu : GeoJSON, GeoPackage, Shapefile zippé ou CSV avec colonnes lon/lat."
     )
+
+
+def sniff_format(path: Path, name: str | None = None) -> str:
+    """The format from the first bytes (magic numbers), never from the extension alone.
+
+    When the file came with a name (an upload), a known extension must agree with the content: a
+    ``.csv`` that is a GeoPackage, or a ``.geojson`` that is a zip, is refused.
+    """
+    suffix = PurePosixPath((name or "").lower()).suffix
+    if suffix in (".shp", ".shx", ".dbf", ".prj"):
+        raise ReadError(
+            _(
+                "Un Shapefile s'envoie zippé : une archive .zip avec ses fichiers .shp, .shx, "
+                ".dbf et .prj."
+            )
+        )
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    fmt = _sniff_content(head)
+    expected = EXTENSIONS.get(suffix)
+    if expected is not None and expected != fmt:
+        raise ReadError(
+            _(
+                "Le contenu du fichier (%(content)s) ne correspond pas à son extension "
+                "« %(suffix)s »."
+            )
+            % {"content": FORMATS[fmt], "suffix": suffix}
+        )
+    return fmt
 
 
 def _srid_of(crs: str | None) -> int | None:
@@ -96,26 +145,82 @@ def _native(value):
     return value
 
 
-def read_source(path: Path, *, source_srid: int | None = None) -> SourceData:
-    """Open a vector file and stream its features; raise ReadError with the reason if it cannot."""
-    fmt = sniff_format(path)
-    kwargs: dict = {"return_fids": False, "datetime_as_string": True}
-    gdal_path: str | Path = path
-    if fmt == "csv":
-        kwargs.update({k.lower(): v for k, v in CSV_OPEN_OPTIONS.items()})
-    if fmt == "shapefile":
-        gdal_path = f"/vsizip/{path}"
+def read_source(
+    path: Path, *, source_srid: int | None = None, name: str | None = None
+) -> SourceData:
+    """Open a vector file and stream its features; raise ReadError with the reason if it cannot.
+
+    ``name`` is the name the file was sent under (its extension must match the content).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReadError(_("Fichier introuvable."))
+    fmt = sniff_format(path, name)
+    # Zip parts are copied next to the uploads (a volume sized for them), never under /tmp.
+    uploads = Path(settings.GRC_LAYER_IMPORT_DIR)
+    uploads.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="read-", dir=uploads))
     try:
-        info = pyogrio.read_info(
-            gdal_path,
-            **({} if fmt != "csv" else {k.lower(): v for k, v in CSV_OPEN_OPTIONS.items()}),
+        return _read(path, fmt, workdir, source_srid)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _gdal_path(path: Path, fmt: str, workdir: Path) -> str:
+    """The path GDAL opens: the upload itself behind its driver's prefix, or the checked
+    Shapefile parts copied out of the zip. Never a network or virtual file system."""
+    try:
+        if fmt == "gpkg":
+            check_geopackage(path)
+        if fmt == "shapefile":
+            path = extract_shapefile(
+                path, workdir, max_bytes=settings.GRC_LAYER_IMPORT_MAX_UNZIPPED_BYTES
+            )
+    except UnsafeUpload as exc:
+        raise ReadError(str(exc)) from None
+    return _PREFIXES[fmt] + str(path.resolve())
+
+
+def _refuse_network(watch: gdal.NetworkWatch) -> None:
+    refused = watch.refused()
+    if refused:
+        raise ReadError(
+            _(
+                "Le fichier demande de télécharger « %(url)s » : les accès réseau sont refusés "
+                "pendant un import, rien n'a été importé."
+            )
+            % {"url": refused[0][:200]}
         )
+
+
+def _read(path: Path, fmt: str, workdir: Path, source_srid: int | None) -> SourceData:
+    gdal_path = _gdal_path(path, fmt, workdir)
+    options = CSV_OPEN_OPTIONS if fmt == "csv" else {}
+    kwargs: dict = {"return_fids": False, "datetime_as_string": True}
+    kwargs.update({k.lower(): v for k, v in options.items()})
+    watch = gdal.watch_network()
+    try:
+        opened = gdal.open_vector(gdal_path, drivers=[DRIVERS[fmt]], open_options=options)
+        _refuse_network(watch)
+        if opened.driver != DRIVERS[fmt] or opened.layer_count < 1:
+            raise gdal.GdalOpenError(_("aucune couche"))
         meta, _fids, geometry, field_data = raw.read(gdal_path, **kwargs)
+        _refuse_network(watch)
+    except gdal.GdalOpenError as exc:
+        _refuse_network(watch)
+        raise ReadError(
+            _("Fichier illisible comme %(format)s : %(reason)s")
+            % {"format": FORMATS[fmt], "reason": reason_of(exc)}
+        ) from None
     except (DataSourceError, DataLayerError) as exc:
+        _refuse_network(watch)
         raise ReadError(f"Fichier illisible par GDAL : {reason_of(exc)}") from None
+    except (ReadError, gdal.GdalNotHardened):
+        raise
     except Exception as exc:  # GDAL raises several error types for corrupt files
+        _refuse_network(watch)
         raise ReadError(f"Fichier illisible : {reason_of(exc)}") from None
-    srid = source_srid or _srid_of(meta.get("crs") or info.get("crs"))
+    srid = source_srid or _srid_of(meta.get("crs"))
     if srid is None:
         if fmt in ("geojson", "csv"):
             srid = 4326  # RFC 7946 and our CSV convention: WGS84 lon/lat

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
+from core import failopen, publish
 from organisations.models import Domain, Organisation
 
 from .models import Layer, LayerImport
-from .readers import ReadError, read_source, reason_of
+from .readers import ReadError, SourceData, read_source, reason_of
+
+logger = logging.getLogger(__name__)
 
 STORAGE_SRID = settings.GRC_STORAGE_SRID
 MAX_VERTICES = 100_000  # per feature: beyond this a geometry is refused, not stored
@@ -160,7 +169,7 @@ def layer_replace_features(
         cursor.execute("DROP TABLE layer_staging")
     Layer.objects.filter(pk=layer.pk).update(
         feature_count=imported,
-        data_version=layer.data_version + 1,
+        data_version=F("data_version") + 1,  # not the value read before the transaction
         updated_at=timezone.now(),
     )
     _set_extent(layer, extent)
@@ -187,19 +196,24 @@ def progress_key(import_id: int) -> str:
     return f"layer-import:{import_id}:progress"
 
 
-def layer_import_file(
-    *,
-    layer: Layer,
-    path: Path,
-    source_srid: int | None = None,
-    ref_field: str | None = None,
-    owner_field: str | None = None,
-    progress: Progress | None = None,
-) -> tuple[ImportResult, str, int]:
-    """Read a file through GDAL and replace the layer with it. Raises ReadError on a bad file."""
-    source = read_source(path, source_srid=source_srid)
+def _read_for_import(
+    *, path: Path, source_srid: int | None, ref_field: str | None, source_name: str | None
+) -> SourceData:
+    source = read_source(path, source_srid=source_srid, name=source_name or Path(path).name)
     if ref_field and ref_field not in source.fields:
         raise ReadError(f"Le champ identifiant « {ref_field} » n'existe pas dans le fichier.")
+    return source
+
+
+@transaction.atomic
+def _apply_import(
+    *,
+    layer: Layer,
+    source: SourceData,
+    ref_field: str | None,
+    owner_field: str | None,
+    progress: Progress | None,
+) -> ImportResult:
     result = layer_replace_features(
         layer=layer,
         rows=source.rows,
@@ -213,6 +227,30 @@ def layer_import_file(
         Layer.objects.filter(pk=layer.pk).update(
             attribute_schema=[{"name": f, "type": "string", "label": f} for f in source.fields]
         )
+    return result
+
+
+def layer_import_file(
+    *,
+    layer: Layer,
+    path: Path,
+    source_srid: int | None = None,
+    ref_field: str | None = None,
+    owner_field: str | None = None,
+    progress: Progress | None = None,
+    source_name: str | None = None,
+) -> tuple[ImportResult, str, int]:
+    """Read a file through GDAL and replace the layer with it. Raises ReadError on a bad file.
+
+    ``source_name`` is the name the file was sent under (default: its own): a known extension
+    must match the content.
+    """
+    source = _read_for_import(
+        path=path, source_srid=source_srid, ref_field=ref_field, source_name=source_name
+    )
+    result = _apply_import(
+        layer=layer, source=source, ref_field=ref_field, owner_field=owner_field, progress=progress
+    )
     return result, source.format, source.srid
 
 
@@ -226,8 +264,6 @@ def layer_import_start(
     source_srid: int | None = None,
 ) -> LayerImport:
     """Record an import and queue it for a worker once the record is committed."""
-    from .tasks import layer_import_task
-
     record = LayerImport.objects.create(
         layer=layer,
         source_name=source_name,
@@ -236,47 +272,177 @@ def layer_import_start(
         source_srid=source_srid,
         ref_field=ref_field,
     )
-    transaction.on_commit(lambda: layer_import_task.delay(import_id=record.pk))
+    transaction.on_commit(lambda: layer_import_queue(record.pk))
     return record
+
+
+def layer_import_queue(import_id: int) -> bool:
+    """Ask a worker for the import; with the broker down the record stays unqueued and
+    ``layer_imports_sweep`` asks again (never an error for the manager who uploaded it)."""
+    from .tasks import layer_import_task
+
+    if not publish.publish(layer_import_task, import_id=import_id):
+        return False
+    LayerImport.objects.filter(pk=import_id).update(queued_at=Now())
+    return True
+
+
+# An import still pending this long after its upload, never queued, was not published.
+UNQUEUED_AFTER = timedelta(minutes=1)
+# A queued import still pending after this long lost its message (the broker's data lost).
+REQUEUE_AFTER = timedelta(hours=6)
+
+
+def layer_imports_sweep() -> int:
+    """Queue the pending imports the broker never got (or lost); how many were queued. A
+    duplicate delivery is harmless: ``layer_import_run`` claims an import once."""
+    due = LayerImport.objects.filter(status=LayerImport.Status.PENDING).filter(
+        Q(queued_at__isnull=True, created_at__lt=Now() - UNQUEUED_AFTER)
+        | Q(queued_at__lt=Now() - REQUEUE_AFTER)
+    )
+    queued = 0
+    for import_id in due.order_by("created_at").values_list("pk", flat=True):
+        if not layer_import_queue(import_id):
+            break
+        queued += 1
+    return queued
+
+
+class _TakenOver(Exception):
+    """Another worker claimed the import after this run stopped beating: leave it alone."""
+
+
+def _claim_import(import_id: int, claim: uuid.UUID) -> bool:
+    """Take the import in one UPDATE: pending, or running with a worker silent for too long."""
+    stale_before = Now() - timedelta(seconds=settings.GRC_LAYER_IMPORT_STALE_AFTER_S)
+    abandoned = Q(status=LayerImport.Status.RUNNING) & (
+        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True)
+    )
+    return bool(
+        LayerImport.objects.filter(pk=import_id)
+        .filter(Q(status=LayerImport.Status.PENDING) | abandoned)
+        .update(
+            status=LayerImport.Status.RUNNING,
+            claim=claim,
+            started_at=Now(),
+            heartbeat_at=Now(),
+            attempts=F("attempts") + 1,
+        )
+    )
+
+
+def _still_claimed(import_id: int, claim: uuid.UUID):
+    return LayerImport.objects.filter(pk=import_id, claim=claim, status=LayerImport.Status.RUNNING)
+
+
+def _finish(import_id: int, claim: uuid.UUID, **outcome) -> bool:
+    """Write the outcome if the claim is still this run's."""
+    return bool(_still_claimed(import_id, claim).update(finished_at=Now(), **outcome))
+
+
+class _Heartbeat:
+    """Refreshes ``heartbeat_at`` every GRC_LAYER_IMPORT_HEARTBEAT_S from its own thread (so
+    its own database connection, outside the run's transaction) until the run ends or loses its
+    claim."""
+
+    def __init__(self, import_id: int, claim: uuid.UUID) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat,
+            args=(import_id, claim),
+            name=f"layer-import-{import_id}-heartbeat",
+            daemon=True,
+        )
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self, import_id: int, claim: uuid.UUID) -> None:
+        try:
+            while not self._stop.wait(settings.GRC_LAYER_IMPORT_HEARTBEAT_S):
+                try:
+                    if not _still_claimed(import_id, claim).update(heartbeat_at=Now()):
+                        return  # finished, or taken over: the run's own checks decide
+                except DatabaseError as exc:
+                    logger.warning("layer import %s: heartbeat not written: %s", import_id, exc)
+        finally:
+            connection.close()  # this thread's connection
 
 
 def layer_import_run(*, import_id: int) -> LayerImport:
-    """Run a recorded import (in a Celery worker): progress in Redis, outcome in the record."""
+    """Run a recorded import (in a Celery worker) once, however often the broker delivers it.
+
+    The run first claims the import with one UPDATE: a pending import, or a running one whose
+    worker has not beaten for GRC_LAYER_IMPORT_STALE_AFTER_S (it died). A delivery that cannot
+    claim it (done, or another worker on it) changes nothing and returns the record as it is.
+    While the file is read, a thread beats every GRC_LAYER_IMPORT_HEARTBEAT_S. The features are
+    replaced and the outcome written in one transaction that first locks the record and checks
+    that the claim is still this run's: a worker that was taken over changes neither the layer
+    nor the record. Progress goes to Redis (when it is up), the outcome to the record.
+    """
+    claim = uuid.uuid4()
+    if not _claim_import(import_id, claim):
+        return LayerImport.objects.select_related("layer").get(pk=import_id)
     record = LayerImport.objects.select_related("layer").get(pk=import_id)
-    if record.status in (LayerImport.Status.SUCCEEDED, LayerImport.Status.FAILED):
-        return record  # idempotent: a redelivered task does nothing
-    LayerImport.objects.filter(pk=record.pk).update(status=LayerImport.Status.RUNNING)
 
     def progress(stage: str, done: int, total: int) -> None:
-        cache.set(progress_key(record.pk), {"stage": stage, "done": done, "total": total}, 3600)
+        # shown on the import's page; without Redis the import goes on, unseen until done
+        value = {"stage": stage, "done": done, "total": total}
+        failopen.call(lambda: cache.set(progress_key(record.pk), value, 3600), None)
 
-    try:
-        result, fmt, srid = layer_import_file(
-            layer=record.layer,
-            path=Path(record.source_path),
-            source_srid=record.source_srid,
-            ref_field=record.ref_field or None,
-            progress=progress,
-        )
-    except ReadError as exc:
-        record.status, record.message = LayerImport.Status.FAILED, str(exc)
-    except Exception as exc:  # keep the reason for the manager; the layer is unchanged (rollback)
-        record.status = LayerImport.Status.FAILED
-        record.message = f"Import interrompu : {reason_of(exc)}"
-    else:
-        record.status = LayerImport.Status.SUCCEEDED
-        record.source_format, record.source_srid = fmt, srid
-        record.total, record.imported, record.rejected = (
-            result.total,
-            result.imported,
-            result.rejected,
-        )
-        record.errors = result.errors
-        record.message = ""
-    record.finished_at = timezone.now()
-    record.save()
-    _discard_upload(Path(record.source_path))
-    return record
+    with _Heartbeat(import_id, claim):
+        try:
+            source = _read_for_import(
+                path=Path(record.source_path),
+                source_srid=record.source_srid,
+                ref_field=record.ref_field or None,
+                source_name=record.source_name,
+            )
+            with transaction.atomic():
+                if (
+                    not _still_claimed(import_id, claim)
+                    .select_for_update()
+                    .values_list("pk", flat=True)
+                ):
+                    raise _TakenOver
+                result = _apply_import(
+                    layer=record.layer,
+                    source=source,
+                    ref_field=record.ref_field or None,
+                    owner_field=None,
+                    progress=progress,
+                )
+                finished = _finish(
+                    import_id,
+                    claim,
+                    status=LayerImport.Status.SUCCEEDED,
+                    source_format=source.format,
+                    source_srid=source.srid,
+                    total=result.total,
+                    imported=result.imported,
+                    rejected=result.rejected,
+                    errors=result.errors,
+                    message="",
+                )
+        except _TakenOver:
+            finished = False
+        except ReadError as exc:
+            finished = _finish(import_id, claim, status=LayerImport.Status.FAILED, message=str(exc))
+        except Exception as exc:  # keep the reason for the manager; the layer is unchanged
+            finished = _finish(
+                import_id,
+                claim,
+                status=LayerImport.Status.FAILED,
+                message=f"Import interrompu : {reason_of(exc)}",
+            )
+    if finished:
+        _discard_upload(Path(record.source_path))
+    return LayerImport.objects.select_related("layer").get(pk=import_id)
 
 
 def _discard_upload(path: Path) -> None:

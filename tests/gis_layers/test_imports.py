@@ -22,14 +22,8 @@ TOWN_HALL = (3.01054, 50.480422)
 
 
 @pytest.fixture
-def bins(demo):
-    return Layer.objects.create(
-        slug="corbeilles-import",
-        name="Corbeilles",
-        owner_organisation=demo.libercourt,
-        owner_service=demo.voirie,
-        geometry_type="Point",
-    )
+def bins(roads_layer):
+    return roads_layer("corbeilles-import")
 
 
 def point_feature(lon, lat, **props):
@@ -286,3 +280,40 @@ def test_management_command(tmp_path, demo, capsys):
     assert layer.property_names == ["num", "puissance"]
     assert layer.feature_count == 1 and layer.extent is not None
     assert Feature.objects.get(layer=layer).properties["puissance"] == 40
+
+
+def test_an_upload_with_the_broker_down_is_kept_and_queued_by_the_sweep(
+    client, demo, bins, settings, tmp_path, stopped_redis_url, django_capture_on_commit_callbacks
+):
+    """Store first, then notify: with Redis (the broker) down the manager's upload is recorded
+    and the page answers as usual; once the broker is back the sweep queues it, once."""
+    import datetime as dt
+
+    from core import publish
+    from gis_layers.services import layer_imports_sweep
+    from tests.brokers import broker_at, redis_server
+    from tests.conftest import free_port
+
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
+    client.force_login(demo.manager)
+    body = json.dumps({"type": "FeatureCollection", "features": [point_feature(*TOWN_HALL)]})
+    upload = SimpleUploadedFile("corbeilles.geojson", body.encode())
+    with broker_at(stopped_redis_url), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/intranet/couches/{bins.slug}/", {"file": upload})
+    assert response.status_code == 302  # was a 500, after the record was committed
+    record = LayerImport.objects.get()
+    assert record.status == "pending" and record.queued_at is None
+    assert layer_imports_sweep() == 0  # too recent: its publish may still be on its way
+    LayerImport.objects.update(created_at=record.created_at - dt.timedelta(minutes=2))
+    publish.reset()  # this process's pause after the failure is over
+    port = free_port()
+    with redis_server(port) as broker, broker_at(f"redis://127.0.0.1:{port}/0"):
+        assert layer_imports_sweep() == 1
+        assert broker.llen("celery") == 1  # the task, in the broker's queue
+        message = json.loads(broker.lindex("celery", 0))
+        assert message["headers"]["task"] == "gis_layers.import_layer"
+        assert layer_imports_sweep() == 0  # queued: not asked again
+    record.refresh_from_db()
+    assert record.queued_at is not None
+    layer_import_run(import_id=record.pk)  # what the worker runs
+    assert Feature.objects.filter(layer=bins).count() == 1
