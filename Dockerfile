@@ -22,10 +22,16 @@ COPY procedures procedures
 COPY intranet intranet
 RUN pip install .
 COPY . .
+# The build runs the production settings, which need a public https address: a reserved name.
+# Static files belong to root (the portal only reads them). The directories that docker-compose
+# mounts named volumes on are created here owned by grc: an empty named volume takes its owner
+# and mode from the image's directory (else root, and the portal could not write its photos).
 RUN export SECRET_KEY=build-only DATABASE_URL=postgis://build@localhost/build \
+      SITE_URL=https://build.invalid ALLOWED_HOSTS=build.invalid \
  && python manage.py compilemessages --ignore=.venv \
  && python manage.py collectstatic --noinput \
- && mkdir -p /app/.local/media && chown -R grc /app/.local
+ && install -d -o grc -g grc -m 0750 /app/media /app/photos /app/imports /app/open-data \
+      /app/beat /app/.local/media /app/.local/photos /app/.local/imports /app/.local/open-data
 USER grc
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -90,6 +90,7 @@ class ApiTokenAdmin(PermissionModuleAdminMixin, admin.ModelAdmin):
         "prefix",
         "service",
         "scopes",
+        "created_by",  # a token outlives its creator's role: revoke it when they leave
         "created_at",
         "last_used_at",
         "revoked_at",

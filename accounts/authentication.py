@@ -13,6 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from .models import ApiToken
+from .permissions import token_refusal
 from .services import token_digest
 
 URL_TOKEN_PARAMS = ("token", "access_token", "api_key", "apikey", "key")
@@ -49,8 +50,9 @@ def token_for_request(request) -> ApiToken | None:
     token = ApiToken.objects.select_related("service").filter(digest=token_digest(secret)).first()
     if token is None:
         raise AuthenticationError("Jeton d'API inconnu.")
-    if not token.is_usable:
-        raise AuthenticationError("Jeton d'API révoqué ou expiré.")
+    refusal = token_refusal(token)  # revoked, expired, or its service is inactive
+    if refusal is not None:
+        raise AuthenticationError(refusal)
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -316,14 +316,30 @@ def _is_token(principal: Any) -> bool:
     return isinstance(principal, ApiToken)
 
 
+def token_refusal(token: Any) -> str | None:
+    """Why an API token may not act at all (None: it may, within its scopes).
+
+    A token acts for its service, like a member of it: revoked or expired, or while its service
+    is inactive (``actor_for`` drops the roles in an inactive service the same way), it is
+    refused at once, and works again if the service is reactivated. It does not depend on who
+    created it: it belongs to the service, whose managers see its creator and revoke it.
+    """
+    if not token.is_usable:
+        return "Jeton d'API révoqué ou expiré."
+    if not token.service.is_active:
+        return "Jeton d'API inutilisable : son service est désactivé."
+    return None
+
+
 def principal_organisations(principal: Any, *, scope: str) -> frozenset[int] | None:
     """Organisations a caller acts for; None means all (the operator).
 
-    A token acts for its service's organisation, and only with ``scope``; a user for the
-    organisations where they hold a role.
+    A token acts for its service's organisation, and only with ``scope`` and while
+    ``token_refusal`` has nothing against it; a user for the organisations where they hold a
+    role.
     """
     if _is_token(principal):
-        if not principal.is_usable or scope not in principal.scopes:
+        if token_refusal(principal) is not None or scope not in principal.scopes:
             return frozenset()
         return frozenset([principal.service.organisation_id])
     actor = actor_for(principal)

@@ -99,7 +99,8 @@ SECRET_KEY = secrets.token_urlsafe(50)
 PRODUCTION_ENV = {
     "SECRET_KEY": SECRET_KEY,
     "DEBUG": "0",
-    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,bench.invalid",
+    "SITE_URL": "https://bench.invalid",  # production settings need a public https address
     "SECURE_SSL_REDIRECT": "0",
     "LOG_LEVEL": "WARNING",
 }

@@ -59,3 +59,40 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def site_url_problem(url: str, allowed_hosts: list[str]) -> str | None:
+    """Why ``url`` cannot be a production portal's public address, SITE_URL (None: it can).
+
+    Links in mails are built on it outside any request, so it must be an https address of a
+    host the portal serves (``allowed_hosts``), never a local one.
+    """
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    from django.http.request import validate_host
+
+    example = "export SITE_URL=https://portail.libercourt.fr (the portal's public address)"
+    if not url:
+        return f"SITE_URL is not set: {example}, or DEBUG=1 for development."
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        host = ""
+    if not url.lower().startswith("https://") or not host:
+        return f"SITE_URL={url!r} is not an https:// address: {example}."
+    try:
+        address = ipaddress.ip_address(host)
+        local = address.is_loopback or address.is_unspecified
+    except ValueError:
+        local = host == "localhost" or host.endswith(".localhost")
+    if local:
+        return f"SITE_URL={url!r} is a local address, unreachable from a mail: {example}."
+    if not validate_host(host, allowed_hosts):
+        return (
+            f"SITE_URL={url!r}: its host {host!r} is not in ALLOWED_HOSTS "
+            f"({','.join(allowed_hosts)}): add it, or the portal refuses its own links."
+        )
+    return None

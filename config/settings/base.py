@@ -152,8 +152,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 GRC_STORAGE_SRID = 2154
 GRC_API_SRID = 4326
 
-# The portal's public address, for links in mails (tracking links, agents' links).
-GRC_SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+# The portal's public address, for links in mails (tracking links, agents' links). Production
+# refuses to start without an https one that ALLOWED_HOSTS serves (config/settings/production.py).
+GRC_SITE_URL = (env_str("SITE_URL", "") or "").strip() or "http://localhost:8000"
 
 # Basemap shown under our own vector data: "ign" (Plan IGN v2, Géoplateforme WMTS), "osm", or
 # "none". With no network the map still draws communes, streets and equipment from our data.

@@ -71,6 +71,8 @@ def probe(mode, **env):
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": "memory-probe-" + "k" * 50,
         "DATABASE_URL": settings.DATABASE_URL,  # read, never connected to
+        "SITE_URL": "https://portail.libercourt.fr",  # required by production settings
+        "ALLOWED_HOSTS": "portail.libercourt.fr",
         "GRC_ENV_FILE": "/nonexistent",
         **env,
     }

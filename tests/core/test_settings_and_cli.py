@@ -13,6 +13,7 @@ PROD_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "SECRET_KEY": "k9Zq2-production-like-secret-7Hf3mXv8Lp0sWc4Rt6Yb1Nd5Gj9Ke2Qa8Uu3Oi7",
     "ALLOWED_HOSTS": "portail.libercourt.fr",
+    "SITE_URL": "https://portail.libercourt.fr",
     "GRC_ENV_FILE": "/nonexistent",
 }
 
@@ -50,6 +51,61 @@ def test_production_refuses_to_start_without_secret_key():
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SECRET_KEY is not set" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("site_url", "said"),
+    [
+        (None, "SITE_URL is not set: export SITE_URL=https://"),
+        ("http://portail.libercourt.fr", "is not an https:// address"),
+    ],
+)
+def test_production_refuses_to_start_without_its_public_https_address(site_url, said):
+    """Links in mails are built on SITE_URL: production never falls back to localhost."""
+    env = {**PROD_ENV, "DATABASE_URL": "postgis://x@127.0.0.1/x"}
+    if site_url is None:
+        env.pop("SITE_URL")
+    else:
+        env["SITE_URL"] = site_url
+    result = manage("check", env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0], result.stderr
+
+
+@pytest.mark.parametrize(
+    ("site_url", "said"),
+    [
+        ("", "SITE_URL is not set"),
+        ("portail.libercourt.fr", "is not an https:// address"),
+        ("https://", "is not an https:// address"),
+        ("https://portail.libercourt.fr:http", "is not an https:// address"),
+        ("https://localhost:8000", "is a local address"),
+        ("https://grc.localhost", "is a local address"),
+        ("https://127.0.0.1", "is a local address"),
+        ("https://[::1]:8443", "is a local address"),
+        ("https://0.0.0.0", "is a local address"),
+        ("https://grc.example.org", "its host 'grc.example.org' is not in ALLOWED_HOSTS"),
+        ("https://portail.libercourt.fr", None),
+        ("HTTPS://Portail.Libercourt.fr/", None),
+    ],
+)
+def test_site_url_must_be_served_over_https_by_an_allowed_host(site_url, said):
+    from config.env import site_url_problem
+
+    problem = site_url_problem(site_url, ["portail.libercourt.fr", "127.0.0.1"])
+    assert problem == said if said is None else said in problem
+    assert site_url_problem("https://carvin.example.org", [".example.org"]) is None
+
+
+def test_production_links_in_mails_use_site_url():
+    code = "from core.links import site_url; print(site_url('/suivi/abc/'))"
+    env = {**PROD_ENV, "DATABASE_URL": "postgis://x@127.0.0.1/x"}
+    result = manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.stdout.strip() == "https://portail.libercourt.fr/suivi/abc/", result.stderr
+    result = manage("check", env={**env, "DEBUG": "1", "SITE_URL": ""})
+    assert result.returncode == 0, result.stderr  # development needs none
 
 
 def test_unreachable_database_is_one_line_with_the_fix():

@@ -106,6 +106,53 @@ def test_revoked_expired_and_unknown_tokens_are_401(client, layers, demo):
     assert features(client, "eclairage-test", **bearer("grc_not-a-real-token")).status_code == 401
 
 
+def test_a_token_stops_working_while_its_service_is_inactive(client, layers, demo):
+    """A token acts for its service: deactivating the service cuts it at once (401, with the
+    reason), as it cuts the service's members; reactivating it brings it back."""
+    _token, secret = api_token_create(service=demo.eau, name="QGIS SIG", scopes=["layers:read"])
+    assert features(client, "reseau-eau", **bearer(secret)).status_code == 200
+    demo.eau.is_active = False
+    demo.eau.save(update_fields=["is_active"])
+    for slug in ("reseau-eau", "bornes-verre-test", "eclairage-test"):  # even a public layer
+        response = features(client, slug, **bearer(secret))
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"].startswith("Bearer")
+        assert "service est désactivé" in response.json()["description"]
+        assert "AEP-" not in response.content.decode()
+    assert client.get("/tiles/reseau-eau/14/8329/5522.mvt", **bearer(secret)).status_code == 401
+    assert "reseau-eau" not in client.get("/ogcapi/collections", **bearer(secret)).content.decode()
+    demo.eau.is_active = True
+    demo.eau.save(update_fields=["is_active"])
+    assert features(client, "reseau-eau", **bearer(secret)).status_code == 200
+
+
+def test_an_inactive_service_token_grants_nothing_in_the_permission_module(layers, demo):
+    """The rule is in accounts.permissions, whoever hands it a token (not only the API views)."""
+    from accounts import permissions
+
+    token, _secret = api_token_create(service=demo.eau, name="QGIS", scopes=["layers:read"])
+    assert permissions.token_refusal(token) is None
+    assert permissions.principal_organisations(token, scope="layers:read") == {demo.cahc.pk}
+    assert permissions.can_read_layer(token, layers.internal)
+    demo.eau.is_active = False
+    assert "désactivé" in permissions.token_refusal(token)
+    assert permissions.principal_organisations(token, scope="layers:read") == frozenset()
+    assert not permissions.can_read_layer(token, layers.internal)
+    assert not permissions.can_read_layer(token, layers.shared)
+
+
+def test_a_token_outlives_the_role_of_its_creator(client, layers, demo):
+    """A token belongs to its service, not to the person who created it: it keeps working when
+    that person leaves the service (its managers see the creator in the admin and revoke it)."""
+    from accounts.models import ServiceMembership
+
+    _token, secret = api_token_create(
+        service=demo.voirie, name="QGIS voirie", scopes=["layers:read"], created_by=demo.manager
+    )
+    ServiceMembership.objects.filter(user=demo.manager).delete()
+    assert features(client, "bornes-verre-test", **bearer(secret)).status_code == 200
+
+
 def test_tokens_are_never_accepted_in_the_url(client, layers, demo):
     _token, secret = api_token_create(service=demo.eau, name="QGIS", scopes=["layers:read"])
     for name in ("token", "access_token", "api_key"):
