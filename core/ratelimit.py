@@ -113,15 +113,11 @@ def _bucket(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 _clock = time.time  # replaced in tests
 
 
-def _hit(key: str, limit: Limit) -> int | None:
-    """Count one more; seconds to wait if over the limit, else None (also when Redis cannot
-    be reached: the limit fails open, see core.failopen)."""
-    return _take(key, limit)[0]
-
-
 def _take(key: str, limit: Limit, *, kept: bool = True) -> tuple[int | None, str | None]:
-    """``_hit()``, and the cache key counted (for ``Ticket.release()``; None if not counted).
-    ``kept=False``: a refused try will be given back, the wait is reckoned without it."""
+    """Count one more: (seconds to wait if over the limit, else None; the cache key counted,
+    for ``Ticket.release()``, None if not counted). When Redis cannot be reached the limit
+    fails open (core.failopen). ``kept=False``: a refused try will be given back, the wait is
+    reckoned without it."""
     return failopen.call(lambda: _count(key, limit, kept=kept), (None, None))
 
 
@@ -189,16 +185,22 @@ def _wait(seconds: int) -> str:
     return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
 
 
-def check(request, scope: str) -> Refusal | None:
-    """Count a write of ``scope`` ("report", "signup") for this caller; a Refusal if too many."""
+def check(request, scope: str, *, kept: bool = True) -> Refusal | None:
+    """Count a write of ``scope`` ("attempt", "report", "signup") for this caller; a Refusal if
+    too many. ``kept=False``: a refused one is given back (``count()``: it is not stored)."""
     callers = [("ip", _digest(client_address(request)))]
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         callers.append(("user", str(user.pk)))
+    ticket = Ticket()
     for kind, who in callers:
         for limit in settings.GRC_RATE_LIMITS[scope]:
-            wait = _hit(f"{scope}:{kind}:{who}", Limit(*limit))
+            wait, key = _take(f"{scope}:{kind}:{who}", Limit(*limit), kept=kept)
+            if key is not None:
+                ticket.keys.append(key)
             if wait is not None:
+                if not kept:
+                    ticket.release()
                 return Refusal(
                     retry_after=wait,
                     message=_(
@@ -219,8 +221,9 @@ class TooMany(Exception):
 
 def count(request, scope: str) -> None:
     """check(), raising TooMany: called after a write inside ``transaction.atomic()``, so that
-    only what is stored is counted and a write over the limit is rolled back."""
-    refusal = check(request, scope)
+    only what is stored is counted: a write over the limit is rolled back and given back, and
+    its Retry-After is when the next one will be stored."""
+    refusal = check(request, scope, kept=False)
     if refusal is not None:
         raise TooMany(refusal)
 

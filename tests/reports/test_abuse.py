@@ -33,13 +33,24 @@ def post(client, **headers):
     )
 
 
-def test_the_sixth_submission_in_a_minute_from_one_address_is_429(client, demo):
+def test_the_sixth_submission_in_a_minute_from_one_address_is_429(client, demo, monkeypatch):
+    """Five stored 30 s into a minute: the sixth is refused, not counted (nothing is stored),
+    and Retry-After says when the next one is stored: the sliding window's estimate, 5 x (1 -
+    t/60) + 1 <= 5, holds 12 s into the next minute, 42 s later."""
+    from core import ratelimit
+
+    now = [6_000_030.0]  # 30 s into a minute
+    monkeypatch.setattr(ratelimit, "_clock", lambda: now[0])
     assert [post(client).status_code for _ in range(5)] == [201] * 5
     refused = post(client)
-    assert refused.status_code == 429
-    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused.status_code == 429 and refused["Retry-After"] == "42"
     assert "au plus 5 en une minute" in refused.json()["errors"]["non_field_errors"][0]
-    assert Report.objects.count() == 5
+    assert post(client).status_code == 429  # refusals do not push the wait further
+    now[0] += 41
+    assert post(client).status_code == 429
+    now[0] += 1
+    assert post(client).status_code == 201
+    assert Report.objects.count() == 6
 
 
 def test_a_flood_of_100_gives_95_refusals_and_5_reports(client, demo):
