@@ -188,27 +188,19 @@ def _wait(seconds: int) -> str:
 def check(request, scope: str, *, kept: bool = True) -> Refusal | None:
     """Count a write of ``scope`` ("attempt", "report", "signup") for this caller; a Refusal if
     too many. ``kept=False``: a refused one is given back (``count()``: it is not stored)."""
-    callers = [("ip", _digest(client_address(request)))]
+    counters = [(scope, f"ip:{client_address(request)}")]
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        callers.append(("user", str(user.pk)))
-    ticket = Ticket()
-    for kind, who in callers:
-        for limit in settings.GRC_RATE_LIMITS[scope]:
-            wait, key = _take(f"{scope}:{kind}:{who}", Limit(*limit), kept=kept)
-            if key is not None:
-                ticket.keys.append(key)
-            if wait is not None:
-                if not kept:
-                    ticket.release()
-                return Refusal(
-                    retry_after=wait,
-                    message=_(
-                        "Trop d'envois : au plus %(count)s en %(period)s. Réessayez dans %(wait)s."
-                    )
-                    % {"count": limit[0], "period": _period(limit[1]), "wait": _wait(wait)},
-                )
-    return None
+        counters.append((scope, f"user:{user.pk}"))
+    return take(counters, _writes_refused, kept=kept).refusal
+
+
+def _writes_refused(wait: int, limit: Limit) -> str:
+    return _("Trop d'envois : au plus %(count)s en %(period)s. Réessayez dans %(wait)s.") % {
+        "count": limit.count,
+        "period": _period(limit.seconds),
+        "wait": _wait(wait),
+    }
 
 
 class TooMany(Exception):
@@ -257,22 +249,30 @@ def _uncount(keys: list[str]) -> None:
             cache.decr(key)
 
 
-def take(counters: Sequence[tuple[str, str]], message: Callable[[int], str]) -> Ticket:
+def take(
+    counters: Sequence[tuple[str, str]],
+    message: Callable[[int, Limit], str],
+    *,
+    kept: bool = False,
+) -> Ticket:
     """Count one more on each ``(scope, who)`` against every limit of its scope.
 
     Counted *before* the work, so that parallel tries cannot all slip under a limit. Over one,
-    the counts just taken are given back (a refused try does not prolong the wait) and the
-    ticket carries the refusal, its message from ``message(seconds to wait)``.
+    the counts just taken are given back (a refused try does not prolong the wait; ``kept``:
+    they stay, as a flood's attempts do) and the ticket carries the refusal, its message from
+    ``message(seconds to wait, the limit exceeded)``.
     """
     ticket = Ticket()
     for scope, who in counters:
-        for limit in settings.GRC_RATE_LIMITS[scope]:
-            wait, key = _take(f"{scope}:{_digest(who)}", Limit(*limit), kept=False)
+        for raw in settings.GRC_RATE_LIMITS[scope]:
+            limit = Limit(*raw)
+            wait, key = _take(f"{scope}:{_digest(who)}", limit, kept=kept)
             if key is not None:
                 ticket.keys.append(key)
             if wait is not None:
-                ticket.release()
-                ticket.refusal = Refusal(retry_after=wait, message=message(wait))
+                if not kept:
+                    ticket.release()
+                ticket.refusal = Refusal(retry_after=wait, message=message(wait, limit))
                 return ticket
     return ticket
 
@@ -405,21 +405,21 @@ def verification_attempt(signup: str, account: str) -> Ticket:
     return take(counters, _verification_refused)
 
 
-def _verification_refused(wait: int) -> str:
+def _verification_refused(wait: int, _limit: Limit) -> str:
     return _(
         "Trop de mots de passe essayés avec ce lien. Réessayez dans %(wait)s, ou recommencez "
         "l'inscription pour recevoir un nouveau lien."
     ) % {"wait": _wait(wait)}
 
 
-def _login_refused(wait: int) -> str:
+def _login_refused(wait: int, _limit: Limit) -> str:
     return _(
         "Trop de tentatives de connexion. Réessayez dans %(wait)s, "
         "ou demandez un nouveau mot de passe."
     ) % {"wait": _wait(wait)}
 
 
-def _reset_refused(wait: int) -> str:
+def _reset_refused(wait: int, _limit: Limit) -> str:
     return _("Trop de demandes de nouveau mot de passe. Réessayez dans %(wait)s.") % {
         "wait": _wait(wait)
     }
