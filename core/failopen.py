@@ -1,19 +1,21 @@
-"""The Django cache (Redis), failing open.
+"""Redis, as cache and as Celery broker, failing open: an outage never fails a request.
 
-Nothing the cache holds is needed to serve a request: rate-limit counters, a layer import's
-progress, the beat's heartbeat. When Redis cannot be reached, a cache call made through
-``call()`` gives its default (a read finds nothing, a write is dropped, a rate limit counts as
-allowed) and the request goes on: a report is stored, its mail waits in the outbox for the
-sweep (notifications.services).
+Nothing the cache holds is needed to serve a request (rate-limit counters, a layer import's
+progress, the beat's heartbeat), and whatever a request asks a worker for is stored first (a
+mail in the outbox, a layer import's record, a photo without its thumbnail) and done by a
+periodic sweep if the broker did not get it. So each is reached through a ``Breaker``:
 
-Per process, as notifications.services does for the broker:
+- ``cache.call(operation, default)``: the operation's result, or ``default`` when Redis cannot
+  be reached (a read finds nothing, a write is dropped, a rate limit counts as allowed);
+- ``publish(task, ...)``: ``task.delay(...)``, or False when the broker cannot be reached.
 
-- after a failure the cache is not asked again for ``PAUSE_S`` seconds, so that a request
-  making several cache calls waits for one socket timeout at most (``CACHE_TIMEOUT``, in the
-  settings' CACHES OPTIONS), not one per call;
-- a warning is logged at the first failure, then at most once every ``LOG_EVERY_S`` seconds
-  with the number of calls that went without the cache meanwhile, and once at recovery;
-- ``outage()`` says since when the cache has been failing (shown by /healthz to staff).
+Per process and per breaker: after a failure the dependency is not asked again for
+``pause_s`` seconds, so that a request making several calls waits for one timeout at most (the
+cache's ``CACHE_TIMEOUT``, the broker's publish retry policy), not one per call; a warning is
+logged at the first failure, then at most once every ``LOG_EVERY_S`` seconds with the number of
+calls that went without, and once at recovery; ``outage()`` and ``last_outage()`` are shown by
+/healthz to staff. Only the dependency's own errors are caught: a bug in an operation (a wrong
+argument to a task) still raises, it is not an outage.
 """
 
 from __future__ import annotations
@@ -26,112 +28,133 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import kombu.exceptions
 import redis
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-PAUSE_S = 5.0  # after a failure, this process goes without the cache for so long
-LOG_EVERY_S = 60.0  # at most one warning per interval while the outage lasts
+LOG_EVERY_S = 60.0  # at most one warning per interval while an outage lasts
 
 
 @dataclass
 class Outage:
     since: dt.datetime  # the first failure of this outage, as seen by this process
     error: str  # the last error
-    calls: int  # cache calls that went without the cache since then
+    calls: int  # calls that went without the dependency since then
     ended: dt.datetime | None = None
 
 
-_lock = threading.Lock()
-_down_until = 0.0  # time.monotonic() before which the cache is not asked
-_current: Outage | None = None
-_last: Outage | None = None  # the last outage that ended
-_logged_at = 0.0
-_calls_since_log = 0
+class Breaker:
+    """One dependency's outage memory in this process (see the module's docstring)."""
+
+    def __init__(
+        self, name: str, *, pause_s: float, errors: tuple[type[BaseException], ...], meaning: str
+    ):
+        self.name, self.pause_s, self.errors, self.meaning = name, pause_s, errors, meaning
+        self._lock = threading.Lock()
+        self.reset()
+
+    def call(self, operation: Callable[[], T], default: T) -> T:
+        """``operation()``, or ``default`` when the dependency cannot be reached."""
+        if self.paused():
+            with self._lock:
+                if self._current is not None:
+                    self._current.calls += 1
+                self._calls_since_log += 1
+            return default
+        try:
+            result = operation()
+        except self.errors as exc:
+            self._failed(exc)
+            return default
+        if self._current is not None:
+            self._recovered()
+        return result
+
+    def paused(self) -> bool:
+        """Whether a call failed in this process less than ``pause_s`` ago (not asked now)."""
+        return time.monotonic() < self._down_until
+
+    def outage(self) -> Outage | None:
+        """The outage this process is living through, or None."""
+        return self._current
+
+    def last_outage(self) -> Outage | None:
+        """The last outage this process saw end, or None."""
+        return self._last
+
+    def reset(self) -> None:
+        """Forget every outage (tests: one test's outage must not pause the next test)."""
+        with self._lock:
+            self._down_until, self._logged_at, self._calls_since_log = 0.0, 0.0, 0
+            self._current: Outage | None = None
+            self._last: Outage | None = None
+
+    def _failed(self, exc: BaseException) -> None:
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        now = time.monotonic()
+        with self._lock:
+            self._down_until = now + self.pause_s
+            if self._current is None:
+                self._current = Outage(since=dt.datetime.now(tz=dt.UTC), error=error, calls=0)
+            self._current.error = error
+            self._current.calls += 1
+            self._calls_since_log += 1
+            if self._logged_at and now - self._logged_at < LOG_EVERY_S:
+                return
+            self._logged_at, calls, self._calls_since_log = now, self._calls_since_log, 0
+            since = self._current.since
+        logger.warning(
+            "%s unreachable since %s: %s, %s call(s) went without it since the last warning; %s",
+            self.name,
+            since.isoformat(timespec="seconds"),
+            self.meaning,
+            calls,
+            error,
+        )
+
+    def _recovered(self) -> None:
+        with self._lock:
+            if self._current is None:
+                return
+            ended, self._current = self._current, None
+            ended.ended = dt.datetime.now(tz=dt.UTC)
+            self._last, self._logged_at, self._calls_since_log = ended, 0.0, 0
+        logger.warning(
+            "%s reachable again: %s from %s to %s (%s call(s) went without it)",
+            self.name,
+            self.meaning,
+            ended.since.isoformat(timespec="seconds"),
+            ended.ended.isoformat(timespec="seconds"),
+            ended.calls,
+        )
 
 
-def call(operation: Callable[[], T], default: T) -> T:
-    """``operation()`` (one or more cache calls), or ``default`` when Redis cannot be reached.
-
-    Only Redis's own errors (connection refused, timeout, out of memory, ...) are caught: a bug
-    in the operation still raises.
-    """
-    if time.monotonic() < _down_until:
-        _went_without()
-        return default
-    try:
-        result = operation()
-    except redis.RedisError as exc:
-        _failed(exc)
-        return default
-    if _current is not None:
-        _recovered()
-    return result
+cache = Breaker(
+    "cache (Redis)",
+    pause_s=5.0,
+    errors=(redis.RedisError,),
+    meaning="rate limits not enforced",
+)
+# Publishing gives up fast (CELERY_TASK_PUBLISH_RETRY_POLICY); kombu wraps the transport's
+# errors in OperationalError, some paths let redis's or the socket's own through.
+broker = Breaker(
+    "broker (Redis)",
+    pause_s=30.0,
+    errors=(kombu.exceptions.OperationalError, redis.RedisError, ConnectionError, TimeoutError),
+    meaning="tasks left to their sweeps",
+)
 
 
-def outage() -> Outage | None:
-    """The cache outage this process is living through, or None."""
-    return _current
-
-
-def last_outage() -> Outage | None:
-    """The last outage this process saw end, or None."""
-    return _last
+def publish(task, *args, **kwargs) -> bool:
+    """``task.delay(*args, **kwargs)``; False when the broker cannot be reached (what was asked
+    for is stored and left to its sweep). Never raises for the broker."""
+    return broker.call(lambda: task.delay(*args, **kwargs) is not None, False)
 
 
 def reset() -> None:
-    """Forget every outage (tests: one test's outage must not skip the next test's cache)."""
-    global _down_until, _current, _last, _logged_at, _calls_since_log
-    with _lock:
-        _down_until, _current, _last, _logged_at, _calls_since_log = 0.0, None, None, 0.0, 0
-
-
-def _went_without() -> None:
-    global _calls_since_log
-    with _lock:
-        if _current is not None:
-            _current.calls += 1
-        _calls_since_log += 1
-
-
-def _failed(exc: BaseException) -> None:
-    global _down_until, _current, _logged_at, _calls_since_log
-    error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-    now = time.monotonic()
-    with _lock:
-        _down_until = now + PAUSE_S
-        if _current is None:
-            _current = Outage(since=dt.datetime.now(tz=dt.UTC), error=error, calls=0)
-        _current.error = error
-        _current.calls += 1
-        _calls_since_log += 1
-        if _logged_at and now - _logged_at < LOG_EVERY_S:
-            return
-        _logged_at, calls, _calls_since_log = now, _calls_since_log, 0
-        since = _current.since
-    logger.warning(
-        "cache (Redis) unreachable since %s: rate limits not enforced, %s call(s) went "
-        "without the cache since the last warning; %s",
-        since.isoformat(timespec="seconds"),
-        calls,
-        error,
-    )
-
-
-def _recovered() -> None:
-    global _current, _last, _logged_at, _calls_since_log
-    with _lock:
-        if _current is None:
-            return
-        ended, _current = _current, None
-        ended.ended = dt.datetime.now(tz=dt.UTC)
-        _last, _logged_at, _calls_since_log = ended, 0.0, 0
-    logger.warning(
-        "cache (Redis) reachable again: rate limits were not enforced from %s to %s "
-        "(%s call(s) without the cache)",
-        ended.since.isoformat(timespec="seconds"),
-        ended.ended.isoformat(timespec="seconds"),
-        ended.calls,
-    )
+    """Forget the outages of both breakers (tests)."""
+    cache.reset()
+    broker.reset()

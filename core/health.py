@@ -4,9 +4,11 @@ Each check answers quickly (bounded by GRC_HEALTH_TIMEOUT) and never raises: it 
 down and why, so that an operator reads the name of the broken dependency. Who reads what is
 decided by the view: the public gets the status only, staff and monitoring the details.
 
-The Celery check broadcasts a ping to the workers: its result is kept in this process for
-``CELERY_TTL_S`` seconds (in memory, as Redis may be what is down), so that a flood of /healthz
-calls costs the workers one ping per web process and interval.
+Anyone may call /healthz, so a report is kept in this process for ``CHECK_TTL_S`` seconds (in
+memory, as Redis may be what is down): a flood of calls costs one database query, one Redis
+connection and one broadcast ping to the workers per web process and interval, and a Redis that
+hangs costs one timeout per interval, not one per call (nor any while this process already
+goes without it: core.failopen).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from django.db import connection
 from . import failopen
 
 BEAT_CACHE_KEY = "health:beat:last"
-CELERY_TTL_S = 15.0
+CHECK_TTL_S = 10.0
 
-_celery_lock = threading.Lock()
-_celery_memo: dict[str, tuple[float, dict[str, Any]]] = {}  # broker URL -> (monotonic, result)
+_lock = threading.Lock()
+# (scope, Redis URL, broker URL) -> (time.monotonic(), healthy, report)
+_kept: dict[tuple[str, str, str], tuple[float, bool, dict[str, Any]]] = {}
 
 
 def check_database() -> dict[str, Any]:
@@ -40,6 +43,9 @@ def check_database() -> dict[str, Any]:
 
 
 def check_redis() -> dict[str, Any]:
+    outage = failopen.cache.outage()
+    if outage is not None and failopen.cache.paused():
+        return {"status": "down", "error": outage.error}  # not asked again during the pause
     timeout = settings.GRC_HEALTH_TIMEOUT
     client = redis.Redis.from_url(
         settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout
@@ -55,19 +61,12 @@ def check_redis() -> dict[str, Any]:
 
 
 def check_celery(*, redis_ok: bool) -> dict[str, Any]:
-    """Workers answering a broadcast ping (at most one ping per ``CELERY_TTL_S`` seconds), and
-    when the beat last had a heartbeat executed."""
+    """Workers answering a broadcast ping, and when the beat last had a heartbeat executed."""
     if not redis_ok:
         return {"status": "down", "error": "the broker (Redis) is unreachable"}
-    broker = settings.CELERY_BROKER_URL
-    with _celery_lock:
-        memo = _celery_memo.get(broker)
-        if memo is None or time.monotonic() - memo[0] >= CELERY_TTL_S:
-            memo = _celery_memo[broker] = (time.monotonic(), _ping_celery(broker))
-    checked_at, pinged = memo
-    result = {**pinged, "checked_seconds_ago": round(time.monotonic() - checked_at)}
+    result = _ping_celery(settings.CELERY_BROKER_URL)
     if result["status"] == "ok":
-        last_beat = failopen.call(lambda: cache.get(BEAT_CACHE_KEY), None)
+        last_beat = failopen.cache.call(lambda: cache.get(BEAT_CACHE_KEY), None)
         result["beat_age_seconds"] = round(time.time() - last_beat) if last_beat else None
     return result
 
@@ -87,42 +86,59 @@ def _ping_celery(broker: str) -> dict[str, Any]:
     return {"status": "ok", "workers": [name for r in replies for name in r]}
 
 
-def forget_celery_check() -> None:
-    """Ping again at the next call (tests: a worker started or stopped meanwhile)."""
-    with _celery_lock:
-        _celery_memo.clear()
+def forget() -> None:
+    """Check again at the next call (tests: a worker started or stopped meanwhile)."""
+    with _lock:
+        _kept.clear()
 
 
-def rate_limits(*, redis_ok: bool) -> dict[str, Any]:
-    """Whether this process enforces the rate limits (core.failopen), and since when not."""
-    current = failopen.outage()
+def _outage_state(breaker: failopen.Breaker) -> dict[str, Any]:
+    """Whether this process reaches the dependency, since when not, and its last outage."""
+    state: dict[str, Any] = {"reached": breaker.outage() is None}
+    current = breaker.outage()
     if current is not None:
-        return {
-            "enforced": False,
-            "since": current.since.isoformat(timespec="seconds"),
-            "error": current.error,
-            "calls_without_cache": current.calls,
-        }
-    if not redis_ok:
-        return {"enforced": False, "since": None, "error": "the cache (Redis) is unreachable"}
-    state: dict[str, Any] = {"enforced": True}
-    last = failopen.last_outage()
+        state.update(
+            since=current.since.isoformat(timespec="seconds"),
+            error=current.error,
+            calls_without=current.calls,
+        )
+    last = breaker.last_outage()
     if last is not None and last.ended is not None:
         state["last_outage"] = {
             "from": last.since.isoformat(timespec="seconds"),
             "to": last.ended.isoformat(timespec="seconds"),
-            "calls_without_cache": last.calls,
+            "calls_without": last.calls,
         }
     return state
 
 
+def rate_limits(*, redis_ok: bool) -> dict[str, Any]:
+    """Whether this process enforces the rate limits (core.failopen), and since when not."""
+    state = _outage_state(failopen.cache)
+    state["enforced"] = state.pop("reached") and redis_ok
+    if redis_ok or "error" in state:
+        return state
+    return {**state, "since": None, "error": "the cache (Redis) is unreachable"}
+
+
 def health_report(*, scope: str = "all") -> tuple[bool, dict[str, Any]]:
-    """The checks and their details (for staff and monitoring; the public gets the status only).
+    """The checks and their details (for staff and monitoring; the public gets the status only),
+    kept ``CHECK_TTL_S`` seconds (``checked_seconds_ago`` says how old they are).
 
     ``scope="web"``: what a web process needs to serve citizens, the database only (Redis and
     Celery are not needed to take a report, core.failopen): for the container's health check,
     so that a Redis outage does not take the web out of its proxy's rotation.
     """
+    key = (scope, settings.REDIS_URL, settings.CELERY_BROKER_URL)
+    with _lock:
+        kept = _kept.get(key)
+        if kept is None or time.monotonic() - kept[0] >= CHECK_TTL_S:
+            kept = _kept[key] = (time.monotonic(), *_check(scope))
+    checked_at, healthy, report = kept
+    return healthy, {**report, "checked_seconds_ago": round(time.monotonic() - checked_at)}
+
+
+def _check(scope: str) -> tuple[bool, dict[str, Any]]:
     checks = {"database": check_database()}
     if scope != "web":
         checks["redis"] = check_redis()
@@ -135,6 +151,7 @@ def health_report(*, scope: str = "all") -> tuple[bool, dict[str, Any]]:
     }
     if scope != "web":
         report["rate_limits"] = rate_limits(redis_ok=checks["redis"]["status"] == "ok")
+        report["task_publishing"] = _outage_state(failopen.broker)
     return not down, report
 
 

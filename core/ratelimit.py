@@ -118,7 +118,7 @@ def _take(key: str, limit: Limit, *, kept: bool = True) -> tuple[int | None, str
     for ``Ticket.release()``, None if not counted). When Redis cannot be reached the limit
     fails open (core.failopen). ``kept=False``: a refused try will be given back, the wait is
     reckoned without it."""
-    return failopen.call(lambda: _count(key, limit, kept=kept), (None, None))
+    return failopen.cache.call(lambda: _count(key, limit, kept=kept), (None, None))
 
 
 def _count(key: str, limit: Limit, *, kept: bool = True) -> tuple[int | None, str]:
@@ -240,7 +240,7 @@ class Ticket:
     def release(self) -> None:
         keys, self.keys = self.keys, []
         if keys:
-            failopen.call(lambda: _uncount(keys), None)
+            failopen.cache.call(lambda: _uncount(keys), None)
 
 
 def _uncount(keys: list[str]) -> None:

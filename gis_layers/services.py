@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from core import failopen, publish
+from core import failopen
 from organisations.models import Domain, Organisation
 
 from .models import Layer, LayerImport
@@ -281,7 +281,7 @@ def layer_import_queue(import_id: int) -> bool:
     ``layer_imports_sweep`` asks again (never an error for the manager who uploaded it)."""
     from .tasks import layer_import_task
 
-    if not publish.publish(layer_import_task, import_id=import_id):
+    if not failopen.publish(layer_import_task, import_id=import_id):
         return False
     LayerImport.objects.filter(pk=import_id).update(queued_at=Now())
     return True
@@ -393,7 +393,7 @@ def layer_import_run(*, import_id: int) -> LayerImport:
     def progress(stage: str, done: int, total: int) -> None:
         # shown on the import's page; without Redis the import goes on, unseen until done
         value = {"stage": stage, "done": done, "total": total}
-        failopen.call(lambda: cache.set(progress_key(record.pk), value, 3600), None)
+        failopen.cache.call(lambda: cache.set(progress_key(record.pk), value, 3600), None)
 
     with _Heartbeat(import_id, claim):
         try:

@@ -92,7 +92,7 @@ def layer_import(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(LayerImport.objects.select_related("layer"), pk=pk)
     if not permissions.can_manage_layer(request.user, record.layer):
         raise PermissionDenied("Import d'une couche que vous ne gérez pas.")
-    progress = failopen.call(lambda: cache.get(progress_key(record.pk)), None) or {}
+    progress = failopen.cache.call(lambda: cache.get(progress_key(record.pk)), None) or {}
     if request.GET.get("format") == "json":
         return JsonResponse(
             {

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from core import publish
+from core import failopen
 
 from .models import OutboxMail
 
@@ -77,7 +77,8 @@ def _dispatch(ids: list[int]) -> None:
     its agents and every follower) are not each made to wait for the broker's timeout."""
     from .tasks import mail_send_task
 
-    publish.publish_all(mail_send_task, [((mail_id,), {}) for mail_id in ids])
+    for mail_id in ids:
+        failopen.publish(mail_send_task, mail_id)
 
 
 def mail_send(mail_id: int, *, connection=None) -> bool:

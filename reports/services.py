@@ -22,7 +22,7 @@ from django.utils.translation import gettext_noop
 
 from accounts import permissions
 from addresses.services import normalise
-from core import publish
+from core import failopen
 from core.maps import reproject
 from core.timing import timed
 from notifications.services import mail_enqueue
@@ -288,7 +288,7 @@ def thumbnails_request(report_id: int) -> None:
     """Ask a worker for the thumbnails; if the broker is down the hourly sweep makes them."""
     from .tasks import photo_thumbnails_task
 
-    publish.publish(photo_thumbnails_task, report_id)
+    failopen.publish(photo_thumbnails_task, report_id)
 
 
 def photo_thumbnails_make(report_id: int | None = None) -> int:

@@ -25,6 +25,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import failopen
+
 from . import exports
 
 logger = logging.getLogger(__name__)
@@ -152,8 +154,6 @@ def request_build() -> None:
 
     from .tasks import open_data_build_task
 
-    try:
-        if cache.add("open-data:build-asked", 1, timeout=settings.GRC_OPEN_DATA_RETRY_AFTER_S):
-            open_data_build_task.delay()
-    except Exception:  # Redis down: the hourly beat builds them anyway
-        logger.warning("open data: could not ask for a build", exc_info=True)
+    timeout = settings.GRC_OPEN_DATA_RETRY_AFTER_S
+    if failopen.cache.call(lambda: cache.add("open-data:build-asked", 1, timeout=timeout), False):
+        failopen.publish(open_data_build_task)

@@ -253,26 +253,16 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
-def _broker_reachable():
-    """A broker outage simulated by one test must not pause the next test's publishing."""
-    from core import publish
-
-    publish.reset()
-    yield
-    publish.reset()
-
-
-@pytest.fixture(autouse=True)
-def _cache_reachable():
-    """A cache outage met by one test (core.failopen) must not skip the next test's counters,
-    nor a Celery check kept by /healthz answer for the next test's worker."""
+def _redis_reachable():
+    """A cache or broker outage met by one test (core.failopen) must not pause the next test's
+    counters or publishing, nor a report kept by /healthz answer for the next test."""
     from core import failopen, health
 
     failopen.reset()
-    health.forget_celery_check()
+    health.forget()
     yield
     failopen.reset()
-    health.forget_celery_check()
+    health.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -49,9 +49,14 @@ def dead_cache(settings, stopped_redis_url):
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": stopped_redis_url}}
 
 
-def test_the_cache_timeouts_are_short(settings):
-    options = settings.CACHES["default"]["OPTIONS"]
-    assert options["socket_timeout"] <= 0.5 and options["socket_connect_timeout"] <= 0.5
+def test_a_flood_of_health_checks_waits_for_a_hung_redis_once(client, hung_redis, settings):
+    """/healthz is public: with Redis hung, each call used to wait its timeout (1 s) on a new
+    connection, so a few calls a second held every web worker. The report is kept a while."""
+    settings.REDIS_URL = settings.CACHES["default"]["LOCATION"]
+    started = time.monotonic()
+    assert [client.get("/healthz").status_code for _ in range(5)] == [503] * 5
+    assert len(hung_redis) == 1  # one connection, one timeout
+    assert time.monotonic() - started < 2 * settings.GRC_HEALTH_TIMEOUT
 
 
 def test_a_hung_redis_costs_one_timeout_then_is_skipped(client, demo, hung_redis):
@@ -78,7 +83,7 @@ def test_a_hung_redis_costs_one_timeout_then_is_skipped(client, demo, hung_redis
     ]
     assert codes == [201, 201]
     assert len(hung_redis) == connections  # not asked again during the pause
-    assert failopen.outage() is not None and "Timeout" in failopen.outage().error
+    assert failopen.cache.outage() is not None and "Timeout" in failopen.cache.outage().error
     # one 0.5 s timeout plus the report's own work; each cache call waiting its timeout
     # (about ten per report) would take seconds
     assert first_took < 0.5 + 1.5
@@ -88,23 +93,23 @@ def test_a_hung_redis_costs_one_timeout_then_is_skipped(client, demo, hung_redis
 def test_the_outage_is_logged_once_per_interval_and_its_end_once(dead_cache, caplog, settings):
     caplog.set_level(logging.WARNING, logger="core.failopen")
     request = type("R", (), {"META": {"REMOTE_ADDR": "192.0.2.1"}, "user": None})()
-    failopen.PAUSE_S, saved = 0.0, failopen.PAUSE_S  # every call really tries Redis
+    failopen.cache.pause_s, saved = 0.0, failopen.cache.pause_s  # every call tries Redis
     try:
         for _ in range(30):
             assert ratelimit.check(request, "attempt") is None  # allowed: failing open
     finally:
-        failopen.PAUSE_S = saved
+        failopen.cache.pause_s = saved
     warnings = [r for r in caplog.records if r.name == "core.failopen"]
     assert len(warnings) == 1
     assert "rate limits not enforced" in warnings[0].getMessage()
-    assert failopen.outage().calls >= 30
+    assert failopen.cache.outage().calls >= 30
 
     settings.CACHES = {
         "default": {**settings.CACHES["default"], "LOCATION": settings.REDIS_URL}
     }  # Redis is back
-    failopen._down_until = 0.0
+    failopen.cache._down_until = 0.0  # this process's pause is over
     assert ratelimit.check(request, "attempt") is None
-    assert failopen.outage() is None and failopen.last_outage().ended is not None
+    assert failopen.cache.outage() is None and failopen.cache.last_outage().ended is not None
     warnings = [r for r in caplog.records if r.name == "core.failopen"]
     assert len(warnings) == 2 and "reachable again" in warnings[1].getMessage()
     assert cache.get("anything") is None  # the real cache answers again
@@ -117,8 +122,18 @@ def test_a_bug_in_a_cache_call_still_raises():
         raise KeyError("a bug")
 
     with pytest.raises(KeyError):
-        failopen.call(broken, None)
-    assert failopen.outage() is None
+        failopen.cache.call(broken, None)
+    assert failopen.cache.outage() is None
+
+
+def test_a_bug_in_a_publish_call_is_not_a_broker_outage():
+    """A wrong argument to a task raises where it is made; it must not send every mail of the
+    process to the sweep for the broker's pause, logged as 'broker unavailable'."""
+    from reports.tasks import photo_thumbnails_task
+
+    with pytest.raises(TypeError):
+        failopen.publish(photo_thumbnails_task, 1, 2, 3, wrong=1)
+    assert failopen.broker.outage() is None and not failopen.broker.paused()
 
 
 def test_a_layer_import_and_its_page_go_without_the_cache(client, demo, dead_cache, roads_layer):

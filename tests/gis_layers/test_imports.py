@@ -289,7 +289,7 @@ def test_an_upload_with_the_broker_down_is_kept_and_queued_by_the_sweep(
     and the page answers as usual; once the broker is back the sweep queues it, once."""
     import datetime as dt
 
-    from core import publish
+    from core import failopen
     from gis_layers.services import layer_imports_sweep
     from tests.brokers import broker_at, redis_server
     from tests.conftest import free_port
@@ -305,7 +305,7 @@ def test_an_upload_with_the_broker_down_is_kept_and_queued_by_the_sweep(
     assert record.status == "pending" and record.queued_at is None
     assert layer_imports_sweep() == 0  # too recent: its publish may still be on its way
     LayerImport.objects.update(created_at=record.created_at - dt.timedelta(minutes=2))
-    publish.reset()  # this process's pause after the failure is over
+    failopen.broker.reset()  # this process's pause after the failure is over
     port = free_port()
     with redis_server(port) as broker, broker_at(f"redis://127.0.0.1:{port}/0"):
         assert layer_imports_sweep() == 1
