@@ -405,40 +405,28 @@ def can_manage_layer(user: Any, layer: Any) -> bool:
 def can_own_layer_as(user: Any, organisation_id: int | None, service_id: int | None) -> bool:
     """Whether a user may create or save a layer owned by this organisation and service.
 
-    The owner's administrators may give it to any of its services, or none; a service manager
-    only to a service they manage, under that service's organisation (so that they still manage
-    it afterwards); the operator to anyone. Nobody else, and never a service of another
-    organisation than the owner.
+    The owner's administrators may choose it, with any service or none; a service manager may
+    choose a service they manage (never no service: they could not manage the layer
+    afterwards); the operator anything. That the service belongs to the owner organisation is
+    the layer's own rule (``Layer.clean``), whoever chooses.
     """
     actor = actor_for(user)
     if organisation_id is None:
         return False
-    if service_id is not None:
-        service_org = actor.service_organisations.get(service_id)
-        if service_org is None:
-            service_org = (
-                Service.objects.filter(pk=service_id).values_list("organisation_id", flat=True)
-            ).first()
-        if service_org != organisation_id:
-            return False
     if actor.is_superuser or organisation_id in actor.admin_organisations:
         return True
     return service_id is not None and service_id in actor.managed_services
 
 
 def layer_owner_organisations(user: Any) -> QuerySet[Organisation]:
-    """Organisations a user may choose as a layer's owner (see ``can_own_layer_as``)."""
+    """Organisations a user may choose as a layer's owner (see ``can_own_layer_as``); the
+    services they may choose are ``services_user_may_manage``."""
     actor = actor_for(user)
     qs = Organisation.objects.all()
     if actor.is_superuser:
         return qs
     managed_orgs = {actor.service_organisations[s] for s in actor.managed_services}
     return qs.filter(pk__in=actor.admin_organisations | managed_orgs)
-
-
-def layer_owner_services(user: Any) -> QuerySet[Service]:
-    """Services a user may put in charge of a layer (see ``can_own_layer_as``)."""
-    return services_user_may_manage(user)
 
 
 # --- Django admin ---------------------------------------------------------------------------------

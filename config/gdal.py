@@ -14,10 +14,12 @@ from pathlib import Path
 # The only drivers the portal's processes need: layer imports (GeoJSON, GeoPackage, zipped
 # Shapefile, CSV) and the GeoPackage export. Every other driver is dropped with GDAL_SKIP: no VRT
 # (which opens any file or URL named inside it), no GTI, WFS, OAPIF, SQLite/VirtualOGR, MEM...
-# Add a driver here only for a format the portal writes or reads on purpose.
+# Add a driver here only for a format the portal writes or reads on purpose. GeoDjango shares this
+# libgdal: without MEM, GDALRaster (raster fields and lookups) cannot work in the portal.
 PORTAL_DRIVERS = ("GeoJSON", "GPKG", "ESRI Shapefile", "CSV")
 
-# Set with CPLSetConfigOption, so they win over the environment and GDAL's configuration files.
+# Set with CPLSetConfigOption (through pyogrio), so they win over the environment and GDAL's
+# configuration files.
 HARDENING_OPTIONS = {
     # /vsicurl/, /vsicurl_streaming/, /vsis3/, /vsigs/... (every curl-based file system) only
     # open the single file named here, and this one is not even a URL (curl rejects it before

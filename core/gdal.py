@@ -1,15 +1,19 @@
 """The GDAL that reads uploaded layers, hardened against files that point elsewhere.
 
-pyogrio's wheel bundles its own libgdal; this module reaches that same library through ctypes for
-what pyogrio does not expose (pyogrio 0.13 always passes no driver list to ``GDALOpenEx``):
+``harden`` runs once from ``config.gdal`` while settings load, so in the web process, the Celery
+worker and every management command, before any upload is opened:
 
-- ``harden`` (called once from ``config.gdal`` while settings load, so in the web process, the
-  Celery worker and every management command): sets configuration options process-wide, drops
-  every driver outside the portal's list (``GDAL_SKIP``) and answers every ``CPLHTTPFetch``
-  request with a refusal, without any connection (a fetch callback);
-- ``open_vector``: opens a file with an explicit list of allowed drivers (``papszAllowedDrivers``)
-  and says which driver opened it;
-- ``watch_network``: the URLs GDAL tried to fetch (and was refused) since a point in time.
+- configuration options are set process-wide (``pyogrio.set_gdal_config_options``, i.e.
+  ``CPLSetConfigOption``, which wins over the environment and GDAL's configuration files);
+- every driver outside the portal's list is dropped (``GDAL_SKIP``, then drivers registered
+  again): a reader then opens an upload behind its format's driver prefix (``GeoJSON:``,
+  ``GPKG:``, ``CSV:``), and no other driver exists to open what the file names;
+- every ``CPLHTTPFetch`` (a CRS link in a GeoJSON, any driver's HTTP request) gets a refusal
+  without any connection (a fetch callback; no configuration option turns it off).
+
+pyogrio exposes neither the re-registration nor the fetch callback, so these two go through
+ctypes, on the libgdal that pyogrio loaded (the same handle). ``watch_network`` tells a reader
+which URLs GDAL tried to fetch (and was refused) while it read an upload.
 """
 
 from __future__ import annotations
@@ -23,14 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
-
-GDAL_OF_READONLY = 0x00
-GDAL_OF_VECTOR = 0x04
-GDAL_OF_VERBOSE_ERROR = 0x40
-
-
-class GdalOpenError(Exception):
-    """GDAL could not open the file with the allowed drivers; the message is GDAL's."""
 
 
 class GdalNotHardened(RuntimeError):
@@ -81,12 +77,7 @@ _state = _State()
 
 
 def _prototypes(lib: ctypes.CDLL) -> ctypes.CDLL:
-    c_char_pp = ctypes.POINTER(ctypes.c_char_p)
     signatures = {
-        "CPLSetConfigOption": (None, [ctypes.c_char_p, ctypes.c_char_p]),
-        "CPLGetConfigOption": (ctypes.c_char_p, [ctypes.c_char_p, ctypes.c_char_p]),
-        "CPLErrorReset": (None, []),
-        "CPLGetLastErrorMsg": (ctypes.c_char_p, []),
         "CPLCalloc": (ctypes.c_void_p, [ctypes.c_size_t, ctypes.c_size_t]),
         "CPLStrdup": (ctypes.c_void_p, [ctypes.c_char_p]),
         "CPLHTTPSetFetchCallback": (None, [_FETCH_CALLBACK, ctypes.c_void_p]),
@@ -94,13 +85,6 @@ def _prototypes(lib: ctypes.CDLL) -> ctypes.CDLL:
         "GDALGetDriverCount": (ctypes.c_int, []),
         "GDALGetDriver": (ctypes.c_void_p, [ctypes.c_int]),
         "GDALGetDriverShortName": (ctypes.c_char_p, [ctypes.c_void_p]),
-        "GDALOpenEx": (
-            ctypes.c_void_p,
-            [ctypes.c_char_p, ctypes.c_uint, c_char_pp, c_char_pp, c_char_pp],
-        ),
-        "GDALGetDatasetDriver": (ctypes.c_void_p, [ctypes.c_void_p]),
-        "GDALDatasetGetLayerCount": (ctypes.c_int, [ctypes.c_void_p]),
-        "GDALClose": (ctypes.c_int, [ctypes.c_void_p]),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)
@@ -114,6 +98,7 @@ def _refuse_fetch(url, _options, _progress, _progress_arg, _write, _write_arg, _
     """Answer a CPLHTTPFetch request with a curl-like error, no connection made.
 
     Must return a non-NULL result: NULL would make GDAL fall back to its curl implementation.
+    The memory comes from CPLCalloc/CPLStrdup, which CPLHTTPDestroyResult frees.
     """
     lib = _state.lib
     result = lib.CPLCalloc(1, ctypes.sizeof(_HTTPResult))
@@ -142,96 +127,50 @@ def bundled_library() -> Path | None:
     return libs[0] if libs else None
 
 
-def registered_drivers() -> list[str]:
-    lib = _require()
+def _registered_drivers(lib: ctypes.CDLL) -> list[str]:
+    """Every registered driver, raster ones included (pyogrio lists only vector drivers)."""
     return [
         lib.GDALGetDriverShortName(lib.GDALGetDriver(i)).decode()
         for i in range(lib.GDALGetDriverCount())
     ]
 
 
-def config_option(name: str) -> str | None:
-    value = _require().CPLGetConfigOption(name.encode(), None)
-    return value.decode() if value is not None else None
-
-
 def harden(library: Path, *, options: Mapping[str, str], drivers: Iterable[str]) -> None:
-    """Apply the options process-wide, keep only ``drivers``, refuse every CPLHTTPFetch.
+    """Apply the options process-wide, keep only ``drivers``, refuse every CPLHTTPFetch."""
+    import pyogrio
 
-    Options set with CPLSetConfigOption take precedence over the environment and GDAL's
-    configuration files, so a stray environment variable cannot undo them. GDAL_SKIP is applied
-    by GDALAllRegister, which also runs again if anything re-registers drivers later.
-    """
     lib = _prototypes(ctypes.CDLL(str(library)))
     _state.lib = lib
-    for name, value in options.items():
-        lib.CPLSetConfigOption(name.encode(), value.encode())
+    pyogrio.set_gdal_config_options(dict(options))
     keep = frozenset(drivers)
     lib.GDALAllRegister()  # no-op if pyogrio registered them already; makes the list complete
-    missing = keep - set(registered_drivers())
+    registered = _registered_drivers(lib)
+    missing = keep - set(registered)
     if missing:
         raise RuntimeError(f"GDAL lacks the drivers the portal needs: {sorted(missing)}")
-    skip = [name for name in registered_drivers() if name not in keep]
+    skip = [name for name in registered if name not in keep]
     if skip:
-        lib.CPLSetConfigOption(b"GDAL_SKIP", ",".join(skip).encode())
+        # GDALAllRegister applies GDAL_SKIP (also if anything registers drivers again later).
+        pyogrio.set_gdal_config_options({"GDAL_SKIP": ",".join(skip)})
         lib.GDALAllRegister()
     lib.CPLHTTPSetFetchCallback(_refuse_fetch, None)
     _state.drivers = keep
 
 
 def is_hardened() -> bool:
-    return _state.lib is not None and set(registered_drivers()) <= _state.drivers
+    """Whether ``harden`` ran in this process and pyogrio can open nothing but its drivers."""
+    import pyogrio
+
+    return _state.lib is not None and set(pyogrio.list_drivers()) <= _state.drivers
 
 
-def _require() -> ctypes.CDLL:
-    if _state.lib is None:
-        raise GdalNotHardened("GDAL was not hardened in this process (config.gdal).")
-    return _state.lib
-
-
-def _string_list(values: Iterable[str]):
-    items = [v.encode() for v in values]
-    if not items:
-        return None
-    return (ctypes.c_char_p * (len(items) + 1))(*items, None)
-
-
-@dataclass(frozen=True)
-class OpenedVector:
-    driver: str
-    layer_count: int
-
-
-def open_vector(
-    path: str, *, drivers: Iterable[str], open_options: Mapping[str, str] | None = None
-) -> OpenedVector:
-    """Open ``path`` read-only as vector data with only ``drivers`` allowed, then close it.
-
-    Raises GdalOpenError with GDAL's reason when none of them opens the file.
-    """
-    lib = _require()
+def require_hardened() -> None:
+    """Raise GdalNotHardened unless ``is_hardened()``: uploads are never opened otherwise."""
     if not is_hardened():
-        raise GdalNotHardened("GDAL drivers outside the portal's list are registered.")
-    allowed = _string_list(drivers)
-    if allowed is None:
-        raise ValueError("open_vector needs at least one driver")
-    options = _string_list(f"{k}={v}" for k, v in (open_options or {}).items())
-    lib.CPLErrorReset()
-    handle = lib.GDALOpenEx(
-        path.encode(),
-        GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR,
-        allowed,
-        options,
-        None,
-    )
-    if not handle:
-        reason = (lib.CPLGetLastErrorMsg() or b"").decode("utf-8", "replace").strip()
-        raise GdalOpenError(reason or "not recognised by the allowed drivers")
-    try:
-        driver = lib.GDALGetDriverShortName(lib.GDALGetDatasetDriver(handle)).decode()
-        return OpenedVector(driver=driver, layer_count=lib.GDALDatasetGetLayerCount(handle))
-    finally:
-        lib.GDALClose(handle)
+        raise GdalNotHardened(
+            "GDAL was not hardened in this process (config.gdal), or drivers outside the "
+            "portal's list are registered: layer files are not opened."
+        )
 
 
 class NetworkWatch:

@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib.gis import admin
-from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from leaflet.admin import LeafletGeoAdmin
 
@@ -11,7 +10,8 @@ from .models import Layer, LayerImport
 
 
 class LayerAdminForm(forms.ModelForm):
-    """Refuses an owner the user may not give a layer to (``permissions.can_own_layer_as``)."""
+    """Refuses an owner the user may not choose (``permissions.can_own_layer_as``); that the
+    service belongs to the owner organisation is ``Layer.clean``'s rule."""
 
     user = None  # set by LayerAdmin.get_form
 
@@ -21,12 +21,10 @@ class LayerAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.has_error("owner_organisation") or self.has_error("owner_service"):
+            return cleaned  # a value the form did not offer: already refused
         organisation = cleaned.get("owner_organisation")
         service = cleaned.get("owner_service")
-        if organisation is not None and service and service.organisation_id != organisation.pk:
-            raise forms.ValidationError(
-                {"owner_service": _("Ce service n'appartient pas à l'organisation propriétaire.")}
-            )
         if organisation is not None and not permissions.can_own_layer_as(
             self.user, organisation.pk, service.pk if service else None
         ):
@@ -64,15 +62,8 @@ class LayerAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
         if db_field.name == "owner_organisation":
             kwargs["queryset"] = permissions.layer_owner_organisations(request.user)
         if db_field.name == "owner_service":
-            kwargs["queryset"] = permissions.layer_owner_services(request.user)
+            kwargs["queryset"] = permissions.services_user_may_manage(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def save_model(self, request, obj, form, change):
-        if not permissions.can_own_layer_as(
-            request.user, obj.owner_organisation_id, obj.owner_service_id
-        ):
-            raise PermissionDenied  # the form refuses it first; this guards any other path
-        super().save_model(request, obj, form, change)
 
 
 @admin.register(LayerImport)

@@ -9,6 +9,7 @@ transaction: readers see the old version or the new one, never half of it.
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from organisations.models import Domain, Organisation, Service
@@ -105,6 +106,17 @@ class Layer(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """A layer's service belongs to its owner organisation (whoever chose them)."""
+        if (
+            self.owner_organisation_id is not None
+            and self.owner_service_id is not None
+            and self.owner_service.organisation_id != self.owner_organisation_id
+        ):
+            raise ValidationError(
+                {"owner_service": _("Ce service n'appartient pas à l'organisation propriétaire.")}
+            )
+
     @property
     def property_names(self) -> list[str]:
         return [a["name"] for a in self.attribute_schema]
@@ -172,8 +184,8 @@ class LayerImport(models.Model):
     created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
     finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
     # Who runs it (services.layer_import_run): a worker claims the import, beats while it runs,
-    # and writes the outcome only while the claim is still its own.
-    started_at = models.DateTimeField(_("commencé le"), null=True, blank=True)
+    # and writes the outcome only while the claim is still its own; an import whose worker fell
+    # silent is taken over, at most services.MAX_ATTEMPTS runs in all.
     heartbeat_at = models.DateTimeField(_("dernier signe de vie"), null=True, blank=True)
     claim = models.UUIDField(null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)

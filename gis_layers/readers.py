@@ -1,31 +1,36 @@
 """Reading vector files through GDAL (pyogrio): GeoJSON, GeoPackage, zipped Shapefile, CSV lon/lat.
 
 An upload is hostile until proven otherwise. The format is decided by the file's content, and
-must agree with the extension of the name it was sent under; then GDAL opens it with that one
-format's driver only (an explicit driver list, and a driver-prefixed path for pyogrio), in a
-process where no other driver is registered and no network request can leave (core.gdal). A
-GeoPackage's SQLite schema and a zip's entries are checked in Python before GDAL sees them
-(upload_checks). Geometries come out as WKB with the source SRID; reprojection happens in PostGIS.
+must agree with the extension of the name it was sent under; then pyogrio opens it behind that
+format's driver prefix (``GeoJSON:``, ``GPKG:``, ``CSV:``, or the Shapefile parts copied out of
+the zip), in a process where only the portal's four drivers exist and no network request can
+leave (core.gdal). A GeoPackage's SQLite schema and a zip's entries are checked in Python before
+GDAL sees them (upload_checks). Geometries come out as WKB with the source SRID; reprojection
+happens in PostGIS.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from pyogrio import raw
-from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from core import gdal
 
-from .upload_checks import UnsafeUpload, check_geopackage, extract_shapefile
+from .upload_checks import SHAPEFILE_PARTS, UnsafeUpload, check_geopackage, extract_shapefile
+
+logger = logging.getLogger(__name__)
 
 CSV_OPEN_OPTIONS = {
     "X_POSSIBLE_NAMES": "lon,longitude,lng,x",
@@ -33,23 +38,70 @@ CSV_OPEN_OPTIONS = {
     "KEEP_GEOM_COLUMNS": "NO",
     "AUTODETECT_TYPE": "YES",
 }
-FORMATS = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shapefile": "Shapefile (zip)", "csv": "CSV"}
-# The one GDAL driver each format is opened with, and the prefix that forces it for pyogrio.
-DRIVERS = {"geojson": "GeoJSON", "gpkg": "GPKG", "shapefile": "ESRI Shapefile", "csv": "CSV"}
-_PREFIXES = {"geojson": "GeoJSON:", "gpkg": "GPKG:", "csv": "CSV:", "shapefile": ""}
-EXTENSIONS = {
-    ".geojson": "geojson",
-    ".json": "geojson",
-    ".gpkg": "gpkg",
-    ".zip": "shapefile",
-    ".csv": "csv",
-}
-# Markers of GDAL's XML "virtual" formats, which name other files or URLs to read.
-_VIRTUAL_MARKERS = (b"<ogrvrtdatasource", b"<vrtdataset", b"<gdal_wms", b"<gdaltileindexdataset")
 
 
 class ReadError(ValueError):
     """The file cannot be read as a layer; the message says why, in French."""
+
+
+@contextmanager
+def _behind_prefix(prefix: str, path: Path) -> Iterator[str]:
+    yield f"{prefix}{path}"
+
+
+@contextmanager
+def _geopackage(path: Path) -> Iterator[str]:
+    check_geopackage(path)
+    yield f"GPKG:{path}"
+
+
+@contextmanager
+def _zipped_shapefile(path: Path) -> Iterator[str]:
+    """The Shapefile's checked parts, copied next to the uploads (a volume sized for them, never
+    /tmp) into a folder of their own, removed once GDAL has read them."""
+    uploads = Path(settings.GRC_LAYER_IMPORT_DIR)
+    uploads.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="read-", dir=uploads))
+    try:
+        max_bytes = settings.GRC_LAYER_IMPORT_MAX_UNZIPPED_BYTES
+        yield str(extract_shapefile(path, workdir, max_bytes=max_bytes))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Format:
+    """How one accepted format is recognised and handed to GDAL."""
+
+    label: str
+    extensions: tuple[str, ...]  # a name with a known extension must agree with the content
+    # The path GDAL opens, for as long as it reads: the upload behind the prefix that forces its
+    # one driver, after the format's own checks (never a network or virtual file system).
+    gdal_path: Callable[[Path], AbstractContextManager[str]]
+    open_options: Mapping[str, str] = field(default_factory=dict)
+    default_srid: int | None = None  # when the file names no CRS
+
+
+FORMATS = {
+    "geojson": Format(
+        "GeoJSON",
+        (".geojson", ".json"),
+        partial(_behind_prefix, "GeoJSON:"),
+        default_srid=4326,  # RFC 7946
+    ),
+    "gpkg": Format("GeoPackage", (".gpkg",), _geopackage),
+    "shapefile": Format("Shapefile (zip)", (".zip",), _zipped_shapefile),
+    "csv": Format(
+        "CSV",
+        (".csv",),
+        partial(_behind_prefix, "CSV:"),
+        open_options=CSV_OPEN_OPTIONS,
+        default_srid=4326,  # our CSV convention: WGS84 lon/lat
+    ),
+}
+EXTENSIONS = {ext: key for key, fmt in FORMATS.items() for ext in fmt.extensions}
+# Markers of GDAL's XML "virtual" formats, which name other files or URLs to read.
+_VIRTUAL_MARKERS = (b"<ogrvrtdatasource", b"<vrtdataset", b"<gdal_wms", b"<gdaltileindexdataset")
 
 
 @dataclass
@@ -77,16 +129,16 @@ def _sniff_content(head: bytes) -> str:
     if text.startswith(b"{"):
         return "geojson"
     if text.startswith((b"<", b"\x89PNG", b"\xff\xd8", b"%PDF")):
-        raise ReadError("Ce fichier n'est pas une couche SIG (HTML, SVG, image ou PDF ?).")
+        raise ReadError(_("Ce fichier n'est pas une couche SIG (HTML, SVG, image ou PDF ?)."))
     try:
         first_line = text.split(b"\n", 1)[0].decode("utf-8").lower()
     except UnicodeDecodeError:
-        raise ReadError("Format de fichier non reconnu.") from None
+        raise ReadError(_("Format de fichier non reconnu.")) from None
     columns = {c.strip().strip('"') for c in first_line.replace(";", ",").split(",")}
     if columns & {"lon", "longitude", "lng", "x"} and columns & {"lat", "latitude", "y"}:
         return "csv"
     raise ReadError(
-        "Format non reconnu : GeoJSON, GeoPackage, Shapefile zippé ou CSV avec colonnes lon/lat."
+        _("Format non reconnu : GeoJSON, GeoPackage, Shapefile zippé ou CSV avec colonnes lon/lat.")
     )
 
 
@@ -97,7 +149,7 @@ def sniff_format(path: Path, name: str | None = None) -> str:
     ``.csv`` that is a GeoPackage, or a ``.geojson`` that is a zip, is refused.
     """
     suffix = PurePosixPath((name or "").lower()).suffix
-    if suffix in (".shp", ".shx", ".dbf", ".prj"):
+    if suffix in SHAPEFILE_PARTS:
         raise ReadError(
             _(
                 "Un Shapefile s'envoie zippé : une archive .zip avec ses fichiers .shp, .shx, "
@@ -114,7 +166,7 @@ def sniff_format(path: Path, name: str | None = None) -> str:
                 "Le contenu du fichier (%(content)s) ne correspond pas à son extension "
                 "« %(suffix)s »."
             )
-            % {"content": FORMATS[fmt], "suffix": suffix}
+            % {"content": FORMATS[fmt].label, "suffix": suffix}
         )
     return fmt
 
@@ -126,11 +178,6 @@ def _srid_of(crs: str | None) -> int | None:
         return CRS.from_user_input(crs).to_epsg(min_confidence=70)
     except CRSError:
         return None
-
-
-def reason_of(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def _native(value):
@@ -150,84 +197,51 @@ def read_source(
 ) -> SourceData:
     """Open a vector file and stream its features; raise ReadError with the reason if it cannot.
 
-    ``name`` is the name the file was sent under (its extension must match the content).
+    ``name`` is the name the file was sent under (its extension must match the content). Raises
+    core.gdal.GdalNotHardened (never opens the file) if this process's GDAL was not hardened.
     """
-    path = Path(path)
+    path = Path(path).resolve()
     if not path.is_file():
         raise ReadError(_("Fichier introuvable."))
     fmt = sniff_format(path, name)
-    # Zip parts are copied next to the uploads (a volume sized for them), never under /tmp.
-    uploads = Path(settings.GRC_LAYER_IMPORT_DIR)
-    uploads.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="read-", dir=uploads))
+    spec = FORMATS[fmt]
+    gdal.require_hardened()
+    kwargs = {k.lower(): v for k, v in spec.open_options.items()}
+    watch = gdal.watch_network()
+    failure = None
     try:
-        return _read(path, fmt, workdir, source_srid)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _gdal_path(path: Path, fmt: str, workdir: Path) -> str:
-    """The path GDAL opens: the upload itself behind its driver's prefix, or the checked
-    Shapefile parts copied out of the zip. Never a network or virtual file system."""
-    try:
-        if fmt == "gpkg":
-            check_geopackage(path)
-        if fmt == "shapefile":
-            path = extract_shapefile(
-                path, workdir, max_bytes=settings.GRC_LAYER_IMPORT_MAX_UNZIPPED_BYTES
+        with spec.gdal_path(path) as gdal_path:
+            meta, _fids, geometry, field_data = raw.read(
+                gdal_path, return_fids=False, datetime_as_string=True, **kwargs
             )
     except UnsafeUpload as exc:
         raise ReadError(str(exc)) from None
-    return _PREFIXES[fmt] + str(path.resolve())
-
-
-def _refuse_network(watch: gdal.NetworkWatch) -> None:
-    refused = watch.refused()
-    if refused:
+    except (RuntimeError, ValueError, TypeError, OSError) as exc:
+        # pyogrio's errors are RuntimeErrors (DataSourceError, DataLayerError...); a time limit
+        # or a lack of memory is not the file's fault and goes up to the import.
+        failure = exc
+    _refuse_network(watch)  # what the file asked for explains any failure
+    if failure is not None:
+        # GDAL's own words (English, and they may quote the file) stay in the log.
+        logger.info("a %s upload could not be read: %r", fmt, failure)
         raise ReadError(
             _(
-                "Le fichier demande de télécharger « %(url)s » : les accès réseau sont refusés "
-                "pendant un import, rien n'a été importé."
+                "Le fichier n'a pas pu être lu comme %(format)s : il est incomplet, corrompu ou "
+                "d'une variante que le portail ne lit pas. Ouvrez-le dans QGIS et "
+                "exportez-le à nouveau."
             )
-            % {"url": refused[0][:200]}
+            % {"format": spec.label}
         )
-
-
-def _read(path: Path, fmt: str, workdir: Path, source_srid: int | None) -> SourceData:
-    gdal_path = _gdal_path(path, fmt, workdir)
-    options = CSV_OPEN_OPTIONS if fmt == "csv" else {}
-    kwargs: dict = {"return_fids": False, "datetime_as_string": True}
-    kwargs.update({k.lower(): v for k, v in options.items()})
-    watch = gdal.watch_network()
-    try:
-        opened = gdal.open_vector(gdal_path, drivers=[DRIVERS[fmt]], open_options=options)
-        _refuse_network(watch)
-        if opened.driver != DRIVERS[fmt] or opened.layer_count < 1:
-            raise gdal.GdalOpenError(_("aucune couche"))
-        meta, _fids, geometry, field_data = raw.read(gdal_path, **kwargs)
-        _refuse_network(watch)
-    except gdal.GdalOpenError as exc:
-        _refuse_network(watch)
+    if source_srid is not None and _srid_of(f"EPSG:{source_srid}") != source_srid:
         raise ReadError(
-            _("Fichier illisible comme %(format)s : %(reason)s")
-            % {"format": FORMATS[fmt], "reason": reason_of(exc)}
-        ) from None
-    except (DataSourceError, DataLayerError) as exc:
-        _refuse_network(watch)
-        raise ReadError(f"Fichier illisible par GDAL : {reason_of(exc)}") from None
-    except (ReadError, gdal.GdalNotHardened):
-        raise
-    except Exception as exc:  # GDAL raises several error types for corrupt files
-        _refuse_network(watch)
-        raise ReadError(f"Fichier illisible : {reason_of(exc)}") from None
-    srid = source_srid or _srid_of(meta.get("crs"))
+            _("Le code EPSG %(srid)s est inconnu : vérifiez-le (2154 pour le Lambert-93).")
+            % {"srid": source_srid}
+        )
+    srid = source_srid or _srid_of(meta.get("crs")) or spec.default_srid
     if srid is None:
-        if fmt in ("geojson", "csv"):
-            srid = 4326  # RFC 7946 and our CSV convention: WGS84 lon/lat
-        else:
-            raise ReadError(
-                "Le système de coordonnées du fichier est inconnu : précisez son code EPSG."
-            )
+        raise ReadError(
+            _("Le système de coordonnées du fichier est inconnu : précisez son code EPSG.")
+        )
     fields = [str(f) for f in meta["fields"]]
     columns = [
         [_native(v) for v in column.tolist()] if hasattr(column, "tolist") else list(column)
@@ -242,3 +256,15 @@ def _read(path: Path, fmt: str, workdir: Path, source_srid: int | None) -> Sourc
             yield index + 1, (bytes(wkb) if wkb is not None else None), props
 
     return SourceData(format=fmt, srid=srid, fields=fields, count=count, rows=rows())
+
+
+def _refuse_network(watch: gdal.NetworkWatch) -> None:
+    refused = watch.refused()
+    if refused:
+        raise ReadError(
+            _(
+                "Le fichier demande de télécharger « %(url)s » : les accès réseau sont refusés "
+                "pendant un import, rien n'a été importé."
+            )
+            % {"url": refused[0][:200]}
+        )

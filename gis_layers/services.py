@@ -11,18 +11,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core import failopen
 from organisations.models import Domain, Organisation
 
 from .models import Layer, LayerImport
-from .readers import ReadError, SourceData, read_source, reason_of
+from .readers import ReadError, SourceData, read_source
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +203,10 @@ def _read_for_import(
 ) -> SourceData:
     source = read_source(path, source_srid=source_srid, name=source_name or Path(path).name)
     if ref_field and ref_field not in source.fields:
-        raise ReadError(f"Le champ identifiant « {ref_field} » n'existe pas dans le fichier.")
+        raise ReadError(
+            _("Le champ identifiant « %(field)s » n'existe pas dans le fichier.")
+            % {"field": ref_field}
+        )
     return source
 
 
@@ -291,15 +296,37 @@ def layer_import_queue(import_id: int) -> bool:
 UNQUEUED_AFTER = timedelta(minutes=1)
 # A queued import still pending after this long lost its message (the broker's data lost).
 REQUEUE_AFTER = timedelta(hours=6)
+# Runs that may claim one import: a file that kills its worker (memory, time limit) or keeps
+# meeting database errors is failed at the next claim instead of being taken up again.
+MAX_ATTEMPTS = 3
+
+
+def _stale_before():
+    return Now() - timedelta(seconds=settings.GRC_LAYER_IMPORT_STALE_AFTER_S)
+
+
+def _abandoned() -> Q:
+    """Running, with a worker silent for longer than STALE: it died, or its run gave up on a
+    database error and left the import to be taken over."""
+    return Q(status=LayerImport.Status.RUNNING) & (
+        Q(heartbeat_at__lt=_stale_before()) | Q(heartbeat_at__isnull=True)
+    )
 
 
 def layer_imports_sweep() -> int:
-    """Queue the pending imports the broker never got (or lost); how many were queued. A
-    duplicate delivery is harmless: ``layer_import_run`` claims an import once."""
-    due = LayerImport.objects.filter(status=LayerImport.Status.PENDING).filter(
+    """Queue the imports no worker is on; how many were queued. A duplicate delivery is
+    harmless: ``layer_import_run`` claims an import once.
+
+    Due: pending imports the broker never got (not queued a minute after the upload) or lost
+    (queued six hours ago), and abandoned running imports (see ``_abandoned``), at most once per
+    STALE interval each; the run that claims one of these fails it past MAX_ATTEMPTS.
+    """
+    pending = Q(status=LayerImport.Status.PENDING) & (
         Q(queued_at__isnull=True, created_at__lt=Now() - UNQUEUED_AFTER)
         | Q(queued_at__lt=Now() - REQUEUE_AFTER)
     )
+    abandoned = _abandoned() & (Q(queued_at__isnull=True) | Q(queued_at__lt=_stale_before()))
+    due = LayerImport.objects.filter(pending | abandoned)
     queued = 0
     for import_id in due.order_by("created_at").values_list("pk", flat=True):
         if not layer_import_queue(import_id):
@@ -308,25 +335,35 @@ def layer_imports_sweep() -> int:
     return queued
 
 
-class _TakenOver(Exception):
-    """Another worker claimed the import after this run stopped beating: leave it alone."""
-
-
 def _claim_import(import_id: int, claim: uuid.UUID) -> bool:
-    """Take the import in one UPDATE: pending, or running with a worker silent for too long."""
-    stale_before = Now() - timedelta(seconds=settings.GRC_LAYER_IMPORT_STALE_AFTER_S)
-    abandoned = Q(status=LayerImport.Status.RUNNING) & (
-        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True)
-    )
+    """Take the import in one UPDATE: pending, or abandoned with attempts left."""
     return bool(
         LayerImport.objects.filter(pk=import_id)
-        .filter(Q(status=LayerImport.Status.PENDING) | abandoned)
+        .filter(Q(status=LayerImport.Status.PENDING) | _abandoned())
+        .filter(attempts__lt=MAX_ATTEMPTS)
         .update(
             status=LayerImport.Status.RUNNING,
             claim=claim,
-            started_at=Now(),
             heartbeat_at=Now(),
             attempts=F("attempts") + 1,
+        )
+    )
+
+
+def _give_up(import_id: int) -> bool:
+    """Fail an abandoned import that used all its attempts (in one UPDATE, as a claim)."""
+    return bool(
+        LayerImport.objects.filter(pk=import_id)
+        .filter(_abandoned(), attempts__gte=MAX_ATTEMPTS)
+        .update(
+            status=LayerImport.Status.FAILED,
+            claim=None,
+            finished_at=Now(),
+            message=_(
+                "L'import a échoué %(n)s fois : le fichier est peut-être trop lourd, ou le serveur "
+                "était indisponible. Réessayez plus tard, ou découpez le fichier."
+            )
+            % {"n": MAX_ATTEMPTS},
         )
     )
 
@@ -368,25 +405,41 @@ class _Heartbeat:
                 try:
                     if not _still_claimed(import_id, claim).update(heartbeat_at=Now()):
                         return  # finished, or taken over: the run's own checks decide
-                except DatabaseError as exc:
+                except (DatabaseError, InterfaceError) as exc:
                     logger.warning("layer import %s: heartbeat not written: %s", import_id, exc)
+                    # Django reconnects only once the broken connection is closed.
+                    connection.close()
         finally:
             connection.close()  # this thread's connection
+
+
+# A database that went away during a run (restart, failover, dropped connection): the run
+# leaves the import running with its upload, and is taken over once STALE has passed.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
 def layer_import_run(*, import_id: int) -> LayerImport:
     """Run a recorded import (in a Celery worker) once, however often the broker delivers it.
 
-    The run first claims the import with one UPDATE: a pending import, or a running one whose
-    worker has not beaten for GRC_LAYER_IMPORT_STALE_AFTER_S (it died). A delivery that cannot
-    claim it (done, or another worker on it) changes nothing and returns the record as it is.
-    While the file is read, a thread beats every GRC_LAYER_IMPORT_HEARTBEAT_S. The features are
-    replaced and the outcome written in one transaction that first locks the record and checks
-    that the claim is still this run's: a worker that was taken over changes neither the layer
-    nor the record. Progress goes to Redis (when it is up), the outcome to the record.
+    The run first claims the import with one UPDATE: a pending import, or an abandoned one (its
+    worker has not beaten for GRC_LAYER_IMPORT_STALE_AFTER_S), if it has attempts left; an
+    abandoned import past MAX_ATTEMPTS is failed instead. A delivery that cannot claim it (done,
+    or another worker on it) changes nothing and returns the record as it is. While the file is
+    read, a thread beats every GRC_LAYER_IMPORT_HEARTBEAT_S. The features are replaced and the
+    outcome written in one transaction that first locks the record and checks that the claim is
+    still this run's: a worker that was taken over changes neither the layer nor the record.
+
+    A bad file fails the import with the reason; a database error (TRANSIENT_ERRORS) is raised
+    with the import left running and its upload kept, for the sweep to queue it again; any other
+    error fails it with a French message (the detail is logged). Progress goes to Redis (when it
+    is up), the outcome to the record; the upload is deleted once the import has ended.
     """
     claim = uuid.uuid4()
     if not _claim_import(import_id, claim):
+        if _give_up(import_id):
+            logger.warning("layer import %s failed after %s attempts", import_id, MAX_ATTEMPTS)
+            record = LayerImport.objects.get(pk=import_id)
+            _discard_upload(Path(record.source_path))
         return LayerImport.objects.select_related("layer").get(pk=import_id)
     record = LayerImport.objects.select_related("layer").get(pk=import_id)
 
@@ -397,52 +450,74 @@ def layer_import_run(*, import_id: int) -> LayerImport:
 
     with _Heartbeat(import_id, claim):
         try:
-            source = _read_for_import(
-                path=Path(record.source_path),
-                source_srid=record.source_srid,
-                ref_field=record.ref_field or None,
-                source_name=record.source_name,
-            )
-            with transaction.atomic():
-                if (
-                    not _still_claimed(import_id, claim)
-                    .select_for_update()
-                    .values_list("pk", flat=True)
-                ):
-                    raise _TakenOver
-                result = _apply_import(
-                    layer=record.layer,
-                    source=source,
-                    ref_field=record.ref_field or None,
-                    owner_field=None,
-                    progress=progress,
-                )
-                finished = _finish(
-                    import_id,
-                    claim,
-                    status=LayerImport.Status.SUCCEEDED,
-                    source_format=source.format,
-                    source_srid=source.srid,
-                    total=result.total,
-                    imported=result.imported,
-                    rejected=result.rejected,
-                    errors=result.errors,
-                    message="",
-                )
-        except _TakenOver:
-            finished = False
+            finished = _run(record, claim, progress)
+        except TRANSIENT_ERRORS:
+            raise  # the import stays running, its upload kept: the sweep queues it again
         except ReadError as exc:
-            finished = _finish(import_id, claim, status=LayerImport.Status.FAILED, message=str(exc))
-        except Exception as exc:  # keep the reason for the manager; the layer is unchanged
-            finished = _finish(
+            finished = _fail(import_id, claim, str(exc))
+        except SoftTimeLimitExceeded:
+            logger.warning("layer import %s: time limit reached", import_id)
+            finished = _fail(
                 import_id,
                 claim,
-                status=LayerImport.Status.FAILED,
-                message=f"Import interrompu : {reason_of(exc)}",
+                _(
+                    "L'import a dépassé la durée maximale (%(minutes)s min) : découpez le "
+                    "fichier en plusieurs couches plus petites."
+                )
+                % {"minutes": round(settings.GRC_LAYER_IMPORT_TIME_LIMIT_S / 60)},
+            )
+        except Exception:
+            logger.exception("layer import %s: unexpected error", import_id)
+            finished = _fail(
+                import_id,
+                claim,
+                _(
+                    "L'import a échoué sur une erreur inattendue du serveur (import n° %(id)s, "
+                    "détail dans le journal du serveur). Réessayez plus tard ; si l'erreur "
+                    "revient, signalez-la à l'administrateur du portail."
+                )
+                % {"id": import_id},
             )
     if finished:
         _discard_upload(Path(record.source_path))
     return LayerImport.objects.select_related("layer").get(pk=import_id)
+
+
+def _run(record: LayerImport, claim: uuid.UUID, progress: Progress) -> bool:
+    """Read the upload, then replace the features and record the success in one transaction;
+    False if the import was taken over meanwhile (nothing written)."""
+    source = _read_for_import(
+        path=Path(record.source_path),
+        source_srid=record.source_srid,
+        ref_field=record.ref_field or None,
+        source_name=record.source_name,
+    )
+    with transaction.atomic():
+        if not _still_claimed(record.pk, claim).select_for_update().values_list("pk", flat=True):
+            return False
+        result = _apply_import(
+            layer=record.layer,
+            source=source,
+            ref_field=record.ref_field or None,
+            owner_field=None,
+            progress=progress,
+        )
+        return _finish(
+            record.pk,
+            claim,
+            status=LayerImport.Status.SUCCEEDED,
+            source_format=source.format,
+            source_srid=source.srid,
+            total=result.total,
+            imported=result.imported,
+            rejected=result.rejected,
+            errors=result.errors,
+            message="",
+        )
+
+
+def _fail(import_id: int, claim: uuid.UUID, message: str) -> bool:
+    return _finish(import_id, claim, status=LayerImport.Status.FAILED, message=message)
 
 
 def _discard_upload(path: Path) -> None:

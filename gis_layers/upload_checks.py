@@ -10,15 +10,22 @@ copied (a bounded number of bytes) under server-chosen names into a private fold
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import stat
+import struct
+import time
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 GPKG_APPLICATION_IDS = {0x47504B47, 0x47503130, 0x47503131}  # "GPKG", "GP10", "GP11"
 # Tokens that have no business in the schema of a layer file, whatever object carries them.
@@ -32,55 +39,96 @@ _SPEC_TRIGGERS = re.compile(
 )
 _SPEC_TRIGGER_TABLES = {"gpkg_tile_matrix", "gpkg_metadata", "gpkg_metadata_reference"}
 _RTREE_SUFFIXES = ("_insert", "_delete", *(f"_update{i}" for i in range(1, 8)))
+_VIRTUAL_TABLE = re.compile(r"\s*create\s+virtual\s+table", re.IGNORECASE)
 
 
 class UnsafeUpload(ValueError):
     """The file is refused before GDAL opens it; the message says why, in French."""
 
 
+# Checking a GeoPackage reads only its schema and gpkg_geometry_columns: a few milliseconds for a
+# real file. SQLite gives up (a progress handler) past this budget, whatever the file holds.
+GPKG_CHECK_BUDGET_S = 5.0
+MAX_SCHEMA_OBJECTS = 10_000  # tables, indexes, triggers: about 15 per layer
+
+
 def check_geopackage(path: Path) -> None:
     """Refuse a GeoPackage whose schema could reach other files, databases or code.
 
     Opened read-only and immutable with Python's sqlite3 (never written, no journal read,
-    schema not trusted, objects read as rows rather than loaded). Accepted: tables and indexes,
+    schema not trusted, objects read as rows rather than loaded), under a time budget. The schema
+    (sqlite_master) is judged before any table is read: views, and any object whose SQL holds
+    ATTACH, load_extension or PRAGMA, are refused first, so that reading gpkg_geometry_columns
+    (which must then be a plain table) runs no query of the file's. Accepted: tables and indexes,
     the R-tree virtual tables of the geometry columns and the triggers that maintain them, GDAL's
     feature-count triggers and the specification's tile-matrix and metadata triggers. Refused:
-    views, any other virtual table or trigger, generated columns, and any schema text with
-    ATTACH, load_extension or PRAGMA.
+    views, any other virtual table or trigger, generated columns.
+    """
+    with sqlite_inspection(path) as con:
+        application_id = con.execute("PRAGMA application_id").fetchone()[0]
+        objects = con.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master LIMIT ?",
+            (MAX_SCHEMA_OBJECTS + 1,),
+        ).fetchall()
+        if len(objects) > MAX_SCHEMA_OBJECTS:
+            raise UnsafeUpload(
+                _("Le GeoPackage est refusé : plus de %(n)s tables, index et déclencheurs.")
+                % {"n": MAX_SCHEMA_OBJECTS}
+            )
+        objects = [(str(k), str(n), str(t), str(sql or "")) for k, n, t, sql in objects]
+        kinds = {name: (kind, sql) for kind, name, _table, sql in objects}
+        if application_id not in GPKG_APPLICATION_IDS or "gpkg_contents" not in kinds:
+            raise UnsafeUpload(_("Ce fichier SQLite n'est pas un GeoPackage."))
+        for kind, name, _table, sql in objects:
+            _check_text(kind, name, sql)
+        geometry_columns = set()
+        if "gpkg_geometry_columns" in kinds:
+            kind, sql = kinds["gpkg_geometry_columns"]
+            if kind != "table" or _VIRTUAL_TABLE.match(sql):
+                raise UnsafeUpload(
+                    _("Le GeoPackage est refusé : sa table gpkg_geometry_columns n'en est pas une.")
+                )
+            geometry_columns = {
+                (str(t), str(c))
+                for t, c in con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns")
+            }
+        for kind, name, table, sql in objects:
+            _check_object(con, kind, name, table, sql, geometry_columns)
+
+
+@contextmanager
+def sqlite_inspection(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to an uploaded SQLite file that can only read it, as data, for at most
+    GPKG_CHECK_BUDGET_S; its errors become UnsafeUpload (in French, SQLite's words logged).
+
+    Read-only and immutable (never written, no journal read); the schema is not trusted (no
+    function of the file's runs from a view or trigger) and is readable as rows even where
+    SQLite would refuse to load an object (a view over another database is "malformed").
     """
     uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
     try:
         con = sqlite3.connect(uri, uri=True)
     except sqlite3.Error:
         raise UnsafeUpload(_("GeoPackage illisible.")) from None
+    deadline = time.monotonic() + GPKG_CHECK_BUDGET_S
+    con.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
     try:
         con.execute("PRAGMA trusted_schema = OFF")
-        # Read sqlite_master as data even where SQLite would refuse to load an object (a view
-        # over another database is "malformed"): every object is judged here, by name and text.
-        # The connection is read-only and immutable: nothing can be written.
         con.execute("PRAGMA writable_schema = ON")
-        application_id = con.execute("PRAGMA application_id").fetchone()[0]
-        objects = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
-        names = {name for _type, name, _tbl, _sql in objects}
-        if application_id not in GPKG_APPLICATION_IDS or "gpkg_contents" not in names:
-            raise UnsafeUpload(_("Ce fichier SQLite n'est pas un GeoPackage."))
-        geometry_columns = set()
-        if "gpkg_geometry_columns" in names:
-            geometry_columns = {
-                (str(t), str(c))
-                for t, c in con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns")
-            }
-        for kind, name, table, sql in objects:
-            _check_object(con, kind, str(name), str(table), sql or "", geometry_columns)
+        yield con
     except sqlite3.Error as exc:
-        raise UnsafeUpload(
-            _("GeoPackage illisible : %(reason)s") % {"reason": str(exc)[:200]}
-        ) from None
+        if time.monotonic() > deadline:
+            raise UnsafeUpload(
+                _("Le GeoPackage est refusé : l'examen de sa structure prend trop de temps.")
+            ) from None
+        logger.info("a GeoPackage upload could not be inspected: %s", exc)
+        raise UnsafeUpload(_("GeoPackage illisible (fichier corrompu ?).")) from None
     finally:
         con.close()
 
 
-def _check_object(con, kind: str, name: str, table: str, sql: str, geometry_columns) -> None:
+def _check_text(kind: str, name: str, sql: str) -> None:
+    """What is refused from the schema's text alone, before any table is read."""
     if _FORBIDDEN_SQL.search(sql):
         raise UnsafeUpload(
             _(
@@ -97,6 +145,13 @@ def _check_object(con, kind: str, name: str, table: str, sql: str, geometry_colu
             )
             % {"name": name}
         )
+    if kind not in ("table", "index", "trigger"):
+        raise UnsafeUpload(
+            _("Le GeoPackage est refusé : objet « %(name)s » de type inconnu.") % {"name": name}
+        )
+
+
+def _check_object(con, kind: str, name: str, table: str, sql: str, geometry_columns) -> None:
     if kind == "trigger" and not _allowed_trigger(name, table, geometry_columns):
         raise UnsafeUpload(
             _(
@@ -105,7 +160,7 @@ def _check_object(con, kind: str, name: str, table: str, sql: str, geometry_colu
             )
             % {"name": name}
         )
-    if kind == "table" and re.match(r"\s*create\s+virtual\s+table", sql, re.IGNORECASE):
+    if kind == "table" and _VIRTUAL_TABLE.match(sql):
         if not _allowed_rtree(name, sql, geometry_columns):
             raise UnsafeUpload(
                 _(
@@ -153,6 +208,14 @@ SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg"}
 # Sidecars that desktop GIS put in the zip: accepted, never given to GDAL.
 IGNORED_PARTS = {".sbn", ".sbx", ".qix", ".qmd", ".xml", ".txt", ".pdf", ".html", ".htm"}
 MAX_ZIP_ENTRIES = 50
+# The central directory of 50 entries with ordinary names and extras takes a few KB.
+MAX_ZIP_DIRECTORY_BYTES = 64 * 1024
+# End of central directory record: signature, this disk, disk of the directory, entries on this
+# disk, entries in all, directory size, directory offset, comment length (APPNOTE 4.3.16).
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD_SIGNATURE = b"PK\x05\x06"
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
 _SHP_MAGIC = b"\x00\x00\x27\x0a"  # file code 9994, big-endian, in .shp and .shx
 _DBF_VERSIONS = {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x43, 0x83, 0x8B, 0x8E, 0xCB, 0xF5, 0xFB}
 _CHUNK = 1024 * 1024
@@ -186,12 +249,56 @@ def _check_entry_name(info: zipfile.ZipInfo) -> None:
         raise UnsafeUpload(_("L'archive est refusée : méthode de compression non prise en charge."))
 
 
+def _check_zip_directory(archive: Path) -> None:
+    """Refuse a zip from its end-of-central-directory record alone, before zipfile reads (and
+    holds in memory) a directory of any size: more than MAX_ZIP_ENTRIES entries, a directory
+    over MAX_ZIP_DIRECTORY_BYTES, Zip64, several volumes. Finds the record as zipfile does (the
+    last 22 bytes, else the last signature within a maximal comment's reach), so that zipfile
+    then reads the directory this record describes."""
+    with archive.open("rb") as handle:
+        size = handle.seek(0, 2)
+        tail_size = min(size, _EOCD.size + 0xFFFF)
+        handle.seek(size - tail_size)
+        tail = handle.read(tail_size)
+    at = len(tail) - _EOCD.size
+    if at < 0 or tail[at : at + 4] != _EOCD_SIGNATURE:
+        at = tail.rfind(_EOCD_SIGNATURE)
+    if at < 0 or len(tail) - at < _EOCD.size:
+        raise UnsafeUpload(_("Archive zip illisible."))
+    _sig, disk, directory_disk, disk_entries, entries, directory_size, directory_offset, _c = (
+        _EOCD.unpack_from(tail, at)
+    )
+    locator = at - _ZIP64_LOCATOR.size
+    zip64 = (locator >= 0 and tail[locator : locator + 4] == _ZIP64_LOCATOR_SIGNATURE) or (
+        0xFFFF in (disk, directory_disk, disk_entries, entries)
+        or 0xFFFFFFFF in (directory_size, directory_offset)
+    )
+    if zip64:
+        raise UnsafeUpload(
+            _(
+                "L'archive est refusée : le format Zip64 (archives de plus de 4 Go ou de plus de "
+                "65 535 fichiers) n'est pas accepté pour un Shapefile."
+            )
+        )
+    if disk or directory_disk or disk_entries != entries:
+        raise UnsafeUpload(_("L'archive est refusée : elle est découpée en plusieurs volumes."))
+    if entries > MAX_ZIP_ENTRIES:
+        raise UnsafeUpload(_too_many_entries())
+    if directory_size > MAX_ZIP_DIRECTORY_BYTES:
+        raise UnsafeUpload(
+            _("L'archive est refusée : son répertoire dépasse %(kb)s Ko (noms trop longs ?).")
+            % {"kb": MAX_ZIP_DIRECTORY_BYTES // 1024}
+        )
+
+
+def _too_many_entries() -> str:
+    return _("L'archive est refusée : plus de %(n)s fichiers.") % {"n": MAX_ZIP_ENTRIES}
+
+
 def _shapefile_parts(entries: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
     """The zip entries of the one Shapefile, by extension; refuses anything else."""
-    if len(entries) > MAX_ZIP_ENTRIES:
-        raise UnsafeUpload(
-            _("L'archive est refusée : plus de %(n)s fichiers.") % {"n": MAX_ZIP_ENTRIES}
-        )
+    if len(entries) > MAX_ZIP_ENTRIES:  # a directory longer than its end record says
+        raise UnsafeUpload(_too_many_entries())
     parts: dict[str, zipfile.ZipInfo] = {}
     stems = set()
     for info in entries:
@@ -237,12 +344,14 @@ def _shapefile_parts(entries: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInf
 def extract_shapefile(archive: Path, into: Path, *, max_bytes: int) -> Path:
     """Copy the one Shapefile of ``archive`` into ``into`` as layer.shp/.shx/.dbf[/.prj/.cpg].
 
-    Refused: more than MAX_ZIP_ENTRIES entries, unsafe names (absolute, ``..``, backslashes,
+    Refused: more than MAX_ZIP_ENTRIES entries or a large directory (judged from the zip's end
+    record, before its directory is read), Zip64, unsafe names (absolute, ``..``, backslashes,
     drive letters, symbolic links), encryption, nested archives or any other file kind, not
     exactly one .shp with its .shx and .dbf next to it, more than ``max_bytes`` uncompressed
     (counted while copying, not trusted from the zip's directory), parts that are not what their
     extension says (a .shp that is text, e.g. a VRT). Returns the path of the copied .shp.
     """
+    _check_zip_directory(archive)
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError):

@@ -239,8 +239,13 @@ CELERY_BEAT_SCHEDULE = {
     # Sign-ups whose verification link expired (three days) are forgotten.
     "purge-pending-signups": {"task": "accounts.purge_pending_signups", "schedule": 3600.0},
     "photos-sweep": {"task": "reports.photos_sweep", "schedule": 3600.0},
-    # Layer imports recorded while the broker was down.
-    "layer-imports-sweep": {"task": "gis_layers.imports_sweep", "schedule": 120.0},
+    # Layer imports recorded while the broker was down, or abandoned by their worker. Expires:
+    # while long imports hold every worker, sweeps do not pile up behind them.
+    "layer-imports-sweep": {
+        "task": "gis_layers.imports_sweep",
+        "schedule": 120.0,
+        "options": {"expires": 120},
+    },
     # The open-data files, rebuilt only when the public reports changed (stats/open_data.py).
     "open-data-build": {"task": "stats.open_data_build", "schedule": 3600.0},
 }
@@ -357,6 +362,9 @@ GRC_LAYER_IMPORT_MAX_UNZIPPED_BYTES = (
 # beat is older than STALE (its worker died). Broker redeliveries in between do nothing.
 GRC_LAYER_IMPORT_HEARTBEAT_S = env_int("GRC_LAYER_IMPORT_HEARTBEAT_S", 30)
 GRC_LAYER_IMPORT_STALE_AFTER_S = env_int("GRC_LAYER_IMPORT_STALE_AFTER_S", 300)
+# One run of an import (Celery soft time limit; the worker process is killed a minute later):
+# past it the import fails with a message asking for a smaller file.
+GRC_LAYER_IMPORT_TIME_LIMIT_S = env_int("GRC_LAYER_IMPORT_TIME_LIMIT_S", 1800)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads stream to a temporary file
 # Address search: "local" (our table, from the BAN CSV; works offline) or "ban" (the BAN web API,
 # falling back to the local table when it cannot be reached).
@@ -442,7 +450,10 @@ LOGGING = {
 # Django 5.2.19+ asks for GDAL >= 3.9, the first release that lets it block file and network
 # access when parsing spatial references (gis.W001). Debian 12 ships GDAL 3.6, so we load the
 # GDAL 3.12 that the pyogrio wheel bundles (PROJ and its data inside) unless GDAL_LIBRARY_PATH
-# names another one. Debian's GEOS is used as is.
+# names another one. Debian's GEOS is used as is. That GDAL is hardened for layer uploads
+# (config/gdal.py): only the GeoJSON, GPKG, ESRI Shapefile and CSV drivers exist in the portal's
+# processes, so rasters (GDALRaster, RasterField, raster lookups: they need the MEM driver) are
+# unavailable; coordinate transformations and SpatialReference work.
 from config.gdal import configure_gdal  # noqa: E402
 
 GDAL_LIBRARY_PATH = configure_gdal(env_str("GDAL_LIBRARY_PATH"))

@@ -1,18 +1,25 @@
 """Hostile layer files: nothing outside the upload is read, no request leaves, a clear refusal.
 
-Each case goes through what a manager's upload goes through (a LayerImport record run as the
-worker runs it) into a layer that already holds one feature, and checks that the import failed
-with a French reason, that the layer is unchanged, that the secret file's content appears nowhere
-(message, features) and that the local HTTP server saw no connection.
+Each defence is shown on its own: GDAL itself, in the portal's process, refuses a bare VRT and
+does not read what it names (the secret file's access time does not move, the local HTTP server
+sees no connection); the driver prefixes alone keep even an unhardened GDAL from reading it; the
+first-bytes sniff gives the manager a clear French reason (database-free cases of read_source);
+the GeoPackage and zip checks refuse what GDAL should never open. A few cases go all the way
+through what a manager's upload goes through (a LayerImport record run as the worker runs it),
+into a layer that already holds one feature, which must stay unchanged.
 """
 
 from __future__ import annotations
 
 import http.server
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 import zipfile
 
 import numpy as np
@@ -23,13 +30,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from core import gdal
+from gis_layers import upload_checks
 from gis_layers.models import Feature, LayerImport
-from gis_layers.readers import ReadError
+from gis_layers.readers import ReadError, read_source
 from gis_layers.services import layer_import_file, layer_import_run
 
 from .conftest import geojson_file
-
-pytestmark = pytest.mark.django_db
 
 SECRET = "SECRET-6f1c2a"  # what must never show up in a layer nor in a message
 TOWN_HALL = (3.01054, 50.480422)
@@ -70,7 +76,7 @@ class _RecordingServer(http.server.ThreadingHTTPServer):
 @pytest.fixture
 def server():
     httpd = _RecordingServer()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield httpd
     httpd.shutdown()
@@ -84,6 +90,27 @@ def secret_csv(tmp_path):
     path.parent.mkdir()
     path.write_text(f"name,lon,lat\n{SECRET},3.01,50.48\n")
     return path
+
+
+@pytest.fixture
+def untouched_secret(secret_csv):
+    """The secret file, and a function telling whether anything read it since.
+
+    Its access time is set before its modification time, so that the next read moves it
+    (relatime, the default). Skipped where the mount does not record reads (noatime).
+    """
+
+    def set_atime_back() -> int:
+        mtime = secret_csv.stat().st_mtime_ns
+        os.utime(secret_csv, ns=(mtime - 3600 * 10**9, mtime))
+        return secret_csv.stat().st_atime_ns
+
+    before = set_atime_back()
+    secret_csv.read_bytes()
+    if secret_csv.stat().st_atime_ns == before:
+        pytest.skip("this mount does not record reads (noatime): access times prove nothing")
+    before = set_atime_back()
+    return lambda: secret_csv.stat().st_atime_ns != before
 
 
 @pytest.fixture
@@ -113,8 +140,9 @@ def run_import(layer, path, name):
     return layer_import_run(import_id=record.pk)
 
 
-def assert_refused_and_untouched(record, layer, *fragments, server=None):
+def assert_refused_and_untouched(record, layer, fragment, *fragments, server=None):
     assert record.status == "failed", record.message
+    assert fragment in record.message, record.message
     for fragment in fragments:
         assert fragment in record.message, record.message
     assert SECRET not in record.message
@@ -143,18 +171,6 @@ def vrt(source: str, *, prefix: str = "{ ") -> str:
     )
 
 
-ACCEPTED_NAMES = [
-    "couche.geojson",
-    "couche.json",
-    "couche.gpkg",
-    "couche.csv",
-    "couche.zip",
-    "couche.shp",
-    "couche.vrt",
-    "couche",
-]
-
-
 # --- GDAL's own configuration -----------------------------------------------------------------
 
 
@@ -174,32 +190,130 @@ def test_no_network_file_system_reaches_a_server(server):
     assert server.connections == 0
 
 
-# --- VRT disguised as an accepted format --------------------------------------------------------
+def test_gdal_itself_refuses_a_vrt_in_this_process(tmp_path, server, secret_csv, untouched_secret):
+    """No sniffing here: the bare VRT goes straight to pyogrio, as itself and behind each
+    driver prefix the readers use. Nothing reads the secret file, nothing reaches the server."""
+    for n, source in enumerate((f"CSV:{secret_csv}", f"/vsicurl/{server.url}/internal.csv")):
+        path = tmp_path / f"x{n}.vrt"
+        path.write_text(vrt(source, prefix=""))
+        with pytest.raises(pyogrio.errors.DataSourceError):
+            pyogrio.raw.read(path)
+        for prefix in ("GeoJSON:", "GPKG:", "CSV:"):
+            try:
+                _meta, _fids, _geometry, fields = pyogrio.raw.read(f"{prefix}{path}")
+            except pyogrio.errors.DataSourceError:
+                continue
+            assert prefix == "CSV:"  # the XML read as lines of text, nothing it names
+            assert SECRET not in repr([list(f) for f in fields])
+    assert not untouched_secret()
+    assert server.connections == 0 and server.paths == []
 
 
-@pytest.mark.parametrize("name", ACCEPTED_NAMES)
-@pytest.mark.parametrize("prefix", ["{ ", "", "{" + " " * 5000])
-def test_a_vrt_naming_a_server_file_is_refused(tmp_path, bins, secret_csv, name, prefix):
+# An unhardened GDAL (pyogrio alone, all its drivers): prefixed reads first, then the bare one.
+_UNHARDENED_READS = """
+import json, os, sys
+import pyogrio
+path, secret = sys.argv[1:]
+atime = os.stat(secret).st_atime_ns
+seen = {}
+for prefix in ("GeoJSON:", "GPKG:", "CSV:", ""):
+    try:
+        fields = pyogrio.raw.read(prefix + path)[3]
+        seen[prefix] = repr([list(f) for f in fields])
+    except Exception as exc:
+        seen[prefix] = type(exc).__name__
+    seen[prefix + " read the secret file"] = os.stat(secret).st_atime_ns != atime
+print(json.dumps(seen))
+"""
+
+
+def test_the_driver_prefix_alone_keeps_a_vrt_from_being_followed(
+    tmp_path, secret_csv, untouched_secret
+):
+    """What the readers' prefixes are worth without the hardening, in a plain GDAL where VRT
+    exists: the file is not followed behind a prefix; the bare path (the control) is."""
+    path = tmp_path / "x.vrt"
+    path.write_text(vrt(f"CSV:{secret_csv}", prefix=""))
+    out = subprocess.run(
+        [sys.executable, "-c", _UNHARDENED_READS, str(path), str(secret_csv)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+    )
+    seen = json.loads(out.stdout)
+    for prefix in ("GeoJSON:", "GPKG:", "CSV:"):
+        assert SECRET not in seen[prefix], seen
+        assert seen[prefix + " read the secret file"] is False, seen
+    assert SECRET in seen[""] and seen[" read the secret file"] is True, seen
+
+
+# --- VRT disguised as an accepted format: what the manager is told -----------------------------
+
+VRT_MESSAGE = "Les fichiers virtuels de GDAL (VRT)"
+ZIPPED = "s'envoie zippé"
+MISMATCH = "ne correspond pas à son extension"
+NOT_GEOJSON = "n'a pas pu être lu comme GeoJSON"
+# For each name a VRT was sent under: the refusal of the issue's shape (``{ <OGRVRT...``), of a
+# bare VRT, and of a VRT hidden after 5,000 spaces (past the sniff's first 4 KB: GeoJSON's
+# parser, behind its prefix, refuses it).
+REFUSALS = {
+    "couche.geojson": (VRT_MESSAGE, VRT_MESSAGE, NOT_GEOJSON),
+    "couche.json": (VRT_MESSAGE, VRT_MESSAGE, NOT_GEOJSON),
+    "couche.gpkg": (VRT_MESSAGE, VRT_MESSAGE, MISMATCH),
+    "couche.csv": (VRT_MESSAGE, VRT_MESSAGE, MISMATCH),
+    "couche.zip": (VRT_MESSAGE, VRT_MESSAGE, MISMATCH),
+    "couche.shp": (ZIPPED, ZIPPED, ZIPPED),
+    "couche.vrt": (VRT_MESSAGE, VRT_MESSAGE, NOT_GEOJSON),
+    "couche": (VRT_MESSAGE, VRT_MESSAGE, NOT_GEOJSON),
+}
+SHAPES = ("{ ", "", "{" + " " * 5000)
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+@pytest.mark.parametrize("shape", range(3), ids=["issue", "bare", "padded"])
+def test_a_vrt_naming_a_server_file_is_refused(
+    tmp_path, settings, secret_csv, untouched_secret, name, shape
+):
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
     upload = tmp_path / "upload" / "source"  # stored under a server-chosen name, as uploads are
     upload.parent.mkdir()
-    upload.write_text(vrt(f"CSV:{secret_csv}", prefix=prefix))
-    record = run_import(bins, upload, name)
-    assert_refused_and_untouched(record, bins)
+    upload.write_text(vrt(f"CSV:{secret_csv}", prefix=SHAPES[shape]))
+    with pytest.raises(ReadError) as refused:
+        read_source(upload, name=name)
+    assert REFUSALS[name][shape] in str(refused.value)
+    assert SECRET not in str(refused.value)
+    assert not untouched_secret()
 
 
-@pytest.mark.parametrize("name", ACCEPTED_NAMES)
-def test_a_vrt_naming_a_url_makes_no_request(tmp_path, bins, server, name):
+@pytest.mark.parametrize("name", REFUSALS)
+def test_a_vrt_naming_a_url_makes_no_request(tmp_path, settings, server, name):
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
     upload = tmp_path / "source"
     upload.write_text(vrt(f"/vsicurl/{server.url}/internal.csv"))
-    record = run_import(bins, upload, name)
-    assert_refused_and_untouched(record, bins, server=server)
+    with pytest.raises(ReadError) as refused:
+        read_source(upload, name=name)
+    assert REFUSALS[name][0] in str(refused.value)
+    assert server.connections == 0
 
 
-def test_the_vrt_refusal_says_why(tmp_path, bins, secret_csv):
+@pytest.mark.parametrize(
+    ("name", "shape"), [("equipements.geojson", "{ "), ("couche", "{" + " " * 5000)]
+)
+def test_a_vrt_upload_is_refused_end_to_end(tmp_path, bins, secret_csv, name, shape):
     upload = tmp_path / "source"
-    upload.write_text(vrt(f"CSV:{secret_csv}"))
-    record = run_import(bins, upload, "equipements.geojson")
-    assert_refused_and_untouched(record, bins, "VRT", "sont refusés")
+    upload.write_text(vrt(f"CSV:{secret_csv}", prefix=shape))
+    record = run_import(bins, upload, name)
+    fragment = VRT_MESSAGE if shape == "{ " else NOT_GEOJSON
+    assert_refused_and_untouched(record, bins, fragment)
+
+
+def test_a_url_vrt_upload_makes_no_request_end_to_end(tmp_path, bins, server):
+    upload = tmp_path / "source"
+    upload.write_text(vrt(f"/vsicurl/{server.url}/internal.csv"))
+    record = run_import(bins, upload, "couche.csv")
+    assert_refused_and_untouched(record, bins, VRT_MESSAGE, server=server)
 
 
 def test_the_management_command_shows_the_refusal(tmp_path, bins, secret_csv):
@@ -302,12 +416,31 @@ def test_a_checked_zip_still_imports(tmp_path, bins):
         ("no-dbf", "il manque .dbf"),
     ],
 )
-def test_a_hostile_zip_is_refused(tmp_path, bins, secret_csv, server, case, fragment):
+def test_a_hostile_zip_is_refused(tmp_path, settings, secret_csv, server, case, fragment):
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
+    archive = hostile_zip(tmp_path, case, secret_csv, server)
+    with pytest.raises(ReadError) as refused:
+        read_source(archive, name="corbeilles.zip")
+    assert fragment in str(refused.value)
+    assert SECRET not in str(refused.value)
+    assert server.connections == 0
+    assert not (tmp_path.parent / "corbeilles.prj").exists()
+    assert list((tmp_path / "imports").iterdir()) == []  # the parts' folder is gone
+
+
+def test_a_hostile_zip_upload_is_refused_end_to_end(tmp_path, bins, secret_csv, server):
+    archive = hostile_zip(tmp_path, "vrt-beside", secret_csv, server)
+    record = run_import(bins, archive, "corbeilles.zip")
+    assert_refused_and_untouched(record, bins, "n'est pas une partie d'un Shapefile", server=server)
+
+
+def hostile_zip(tmp_path, case, secret_csv, server):
     parts = shapefile_parts(tmp_path)
     shp = {f"corbeilles{k}": v for k, v in parts.items()}
     evil_vrt = vrt(f"CSV:{secret_csv}")
+    url_vrt = vrt(f"/vsicurl/{server.url}/internal.csv")
     entries = {
-        "vrt-beside": {**shp, "couche.vrt": evil_vrt},
+        "vrt-beside": {**shp, "couche.vrt": url_vrt},
         "vrt-as-shp": {**shp, "corbeilles.shp": evil_vrt},
         "traversal": {**shp, "../../corbeilles.prj": "GEOGCS[]"},
         "absolute": {**shp, "/etc/cron.d/corbeilles.cpg": "UTF-8"},
@@ -315,10 +448,7 @@ def test_a_hostile_zip_is_refused(tmp_path, bins, secret_csv, server, case, frag
         "two-shapefiles": {**shp, "autre.shp": parts[".shp"]},
         "no-dbf": {k: v for k, v in shp.items() if not k.endswith(".dbf")},
     }[case]
-    archive = make_zip(tmp_path / "source", entries)
-    record = run_import(bins, archive, "corbeilles.zip")
-    assert_refused_and_untouched(record, bins, fragment, server=server)
-    assert not (tmp_path.parent / "corbeilles.prj").exists()
+    return make_zip(tmp_path / "source", entries)
 
 
 def test_a_zip_too_big_once_uncompressed_is_refused(tmp_path, bins, settings):
@@ -330,6 +460,51 @@ def test_a_zip_too_big_once_uncompressed_is_refused(tmp_path, bins, settings):
     assert archive.stat().st_size < 100_000
     record = run_import(bins, archive, "corbeilles.zip")
     assert_refused_and_untouched(record, bins, "une fois décompressée")
+
+
+def test_a_zip_of_many_entries_is_refused_before_its_directory_is_read(
+    tmp_path, settings, monkeypatch
+):
+    """The entry count comes from the zip's end record: zipfile never parses the directory (of
+    a million entries it would take 566 MB and 8 s)."""
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
+    archive = tmp_path / "source"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i in range(upload_checks.MAX_ZIP_ENTRIES + 10):
+            zf.writestr(f"{i:x}", b"")
+    opened = []
+    monkeypatch.setattr(
+        upload_checks.zipfile,
+        "ZipFile",
+        lambda *args, **kwargs: opened.append(args) or zipfile.ZipFile(*args, **kwargs),
+    )
+    with pytest.raises(ReadError, match="plus de 50 fichiers"):
+        read_source(archive, name="corbeilles.zip")
+    assert opened == []
+
+
+def test_a_zip_with_a_large_directory_is_refused(tmp_path, settings):
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
+    parts = shapefile_parts(tmp_path)
+    archive = tmp_path / "source"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for suffix, data in parts.items():
+            info = zipfile.ZipInfo(f"corbeilles{suffix}")
+            info.comment = b"x" * 20_000  # comments live in the directory
+            zf.writestr(info, data)
+    with pytest.raises(ReadError, match="son répertoire dépasse 64 Ko"):
+        read_source(archive, name="corbeilles.zip")
+
+
+def test_a_zip64_archive_is_refused(tmp_path, settings, monkeypatch):
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
+    parts = shapefile_parts(tmp_path)
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 1)  # so that zipfile writes Zip64
+    archive = make_zip(tmp_path / "source", {f"corbeilles{k}": v for k, v in parts.items()})
+    monkeypatch.undo()
+    assert zipfile.ZipFile(archive).namelist()  # a valid zip, for zipfile
+    with pytest.raises(ReadError, match="Zip64"):
+        read_source(archive, name="corbeilles.zip")
 
 
 def test_a_raw_shp_is_asked_to_be_zipped(tmp_path, bins):
@@ -408,8 +583,23 @@ def test_a_plain_geopackage_still_imports(tmp_path, bins):
     ],
 )
 def test_a_geopackage_reaching_beyond_itself_is_refused(
-    tmp_path, bins, secret_db, secret_csv, case, fragment
+    tmp_path, settings, secret_db, secret_csv, case, fragment
 ):
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
+    upload = hostile_gpkg(tmp_path, case, secret_db, secret_csv)
+    with pytest.raises(ReadError) as refused:
+        read_source(upload, name="corbeilles.gpkg")
+    assert "GeoPackage est refusé" in str(refused.value)
+    assert fragment in str(refused.value)
+
+
+def test_a_hostile_geopackage_upload_is_refused_end_to_end(tmp_path, bins, secret_db, secret_csv):
+    upload = hostile_gpkg(tmp_path, "virtualogr-as-layer", secret_db, secret_csv)
+    record = run_import(bins, upload, "corbeilles.gpkg")
+    assert_refused_and_untouched(record, bins, "GeoPackage est refusé", "table virtuelle")
+
+
+def hostile_gpkg(tmp_path, case, secret_db, secret_csv):
     upload = write_gpkg(tmp_path / "source")
     statements = {
         "view-over-attached-db": [
@@ -466,8 +656,7 @@ def test_a_geopackage_reaching_beyond_itself_is_refused(
         ],
     }[case]
     tamper(upload, *statements)
-    record = run_import(bins, upload, "corbeilles.gpkg")
-    assert_refused_and_untouched(record, bins, "GeoPackage est refusé", fragment)
+    return upload
 
 
 def test_a_geopackage_is_inspected_without_being_modified(tmp_path, bins):
@@ -480,9 +669,75 @@ def test_a_geopackage_is_inspected_without_being_modified(tmp_path, bins):
     assert not list(tmp_path.glob("source-*"))  # no journal, no WAL written beside it
 
 
+def test_a_geopackage_whose_geometry_columns_loop_for_ever_is_refused_at_once(tmp_path, settings):
+    """gpkg_geometry_columns replaced by a recursive view that never ends: judged from the
+    schema, refused before any table is read (it used to hang the worker for good)."""
+    settings.GRC_LAYER_IMPORT_DIR = tmp_path / "imports"
+    upload = write_gpkg(tmp_path / "source")
+    tamper(
+        upload,
+        "ALTER TABLE gpkg_geometry_columns RENAME TO ggc_old",
+        "CREATE VIEW gpkg_geometry_columns AS WITH RECURSIVE c(x) AS "
+        "(SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+        "SELECT 'a' AS table_name, 'b' AS column_name FROM c WHERE x < 0",
+    )
+    started = time.monotonic()
+    with pytest.raises(ReadError, match="il contient une vue"):
+        read_source(upload, name="corbeilles.gpkg")
+    assert time.monotonic() - started < 1
+
+
+def test_the_geopackage_inspection_gives_up_past_its_budget(tmp_path, monkeypatch):
+    """The safety net under the schema rules: whatever SQLite runs on an upload's connection is
+    interrupted once the budget is spent (a query that would never end, here)."""
+    monkeypatch.setattr(upload_checks, "GPKG_CHECK_BUDGET_S", 0.2)
+    upload = write_gpkg(tmp_path / "source")
+    started = time.monotonic()
+    with (
+        pytest.raises(upload_checks.UnsafeUpload, match="prend trop de temps"),
+        upload_checks.sqlite_inspection(upload) as con,
+    ):
+        con.execute(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c"
+        ).fetchone()
+    assert time.monotonic() - started < 2
+
+
 def test_a_sqlite_file_that_is_not_a_geopackage_is_refused(tmp_path, bins):
     upload = tmp_path / "source"
     shutil.copy(write_gpkg(tmp_path / "g.gpkg"), upload)
     tamper(upload, "PRAGMA application_id = 0")
     record = run_import(bins, upload, "corbeilles.gpkg")
     assert_refused_and_untouched(record, bins, "n'est pas un GeoPackage")
+
+
+# --- Failing closed, in French ------------------------------------------------------------------
+
+
+def test_an_unhardened_process_opens_no_upload_and_says_so_in_french(
+    tmp_path, bins, monkeypatch, caplog
+):
+    monkeypatch.setattr(gdal._state, "drivers", frozenset({"GeoJSON"}))  # others registered
+    upload = geojson_file(tmp_path, [], "source")
+    record = run_import(bins, upload, "corbeilles.geojson")
+    assert_refused_and_untouched(record, bins, "erreur inattendue du serveur")
+    assert "GDAL" not in record.message
+    assert "GdalNotHardened" in caplog.text  # the detail, for the operator
+
+
+def test_a_corrupt_file_is_refused_in_french_without_gdals_words(tmp_path, bins):
+    upload = tmp_path / "source"
+    upload.write_text('{"type": "FeatureCollection", "features": [ garbage')
+    record = run_import(bins, upload, "corbeilles.geojson")
+    assert_refused_and_untouched(record, bins, "n'a pas pu être lu comme GeoJSON")
+    assert "Failed" not in record.message and "character" not in record.message
+
+
+def test_an_unknown_epsg_code_is_refused_in_french(tmp_path, bins):
+    point = {"type": "Point", "coordinates": [700_000, 7_040_000]}
+    upload = geojson_file(tmp_path, [{"type": "Feature", "properties": {}, "geometry": point}])
+    record = LayerImport.objects.create(
+        layer=bins, source_name="c.geojson", source_path=str(upload), source_srid=5000
+    )
+    record = layer_import_run(import_id=record.pk)
+    assert_refused_and_untouched(record, bins, "Le code EPSG 5000 est inconnu")

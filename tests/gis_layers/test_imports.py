@@ -157,7 +157,7 @@ def test_csv_with_lon_lat_columns(tmp_path, bins):
         (
             "broken.geojson",
             b'{"type": "FeatureCollection", "features": [{"type": "Fea',
-            "illisible",
+            "n'a pas pu être lu comme GeoJSON",
         ),
         ("photo.geojson", b"<html><script>alert(1)</script></html>", "n'est pas une couche SIG"),
         (
