@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import ApiToken
 from .permissions import token_refusal
@@ -30,7 +31,7 @@ class AuthenticationError(Exception):
 
 def bearer_secret(request) -> str | None:
     header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _space, value = header.partition(" ")
     if scheme.lower() in ("bearer", "token") and value.strip():
         return value.strip()
     return None
@@ -40,8 +41,10 @@ def token_for_request(request) -> ApiToken | None:
     """The token in the Authorization header, or None; raises AuthenticationError if unusable."""
     if any(name in request.GET for name in URL_TOKEN_PARAMS):
         raise AuthenticationError(
-            "Les jetons d'API ne sont acceptés que dans l'en-tête Authorization (Bearer), "
-            "jamais dans l'URL.",
+            _(
+                "Les jetons d'API ne sont acceptés que dans l'en-tête Authorization (Bearer), "
+                "jamais dans l'URL."
+            ),
             status=400,
         )
     secret = bearer_secret(request)
@@ -49,7 +52,7 @@ def token_for_request(request) -> ApiToken | None:
         return None
     token = ApiToken.objects.select_related("service").filter(digest=token_digest(secret)).first()
     if token is None:
-        raise AuthenticationError("Jeton d'API inconnu.")
+        raise AuthenticationError(_("Jeton d'API inconnu."))
     refusal = token_refusal(token)  # revoked, expired, or its service is inactive
     if refusal is not None:
         raise AuthenticationError(refusal)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from organisations.models import Competence, Organisation, Service
 
@@ -325,9 +326,9 @@ def token_refusal(token: Any) -> str | None:
     created it: it belongs to the service, whose managers see its creator and revoke it.
     """
     if not token.is_usable:
-        return "Jeton d'API révoqué ou expiré."
+        return _("Jeton d'API révoqué ou expiré.")
     if not token.service.is_active:
-        return "Jeton d'API inutilisable : son service est désactivé."
+        return _("Jeton d'API inutilisable : son service est désactivé.")
     return None
 
 

@@ -6,15 +6,17 @@ import datetime as dt
 import hashlib
 import secrets
 
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, check_password, make_password
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 
+from core import ratelimit
 from organisations.models import Organisation, Service
 
+from . import throttle
 from .models import ApiToken, OrganisationAdmin, PendingSignup, ServiceMembership, User
 from .permissions import forget_actor
 
@@ -128,10 +130,11 @@ def citizen_signup(
 
     Otherwise the sign-up is stored as its own ``PendingSignup`` (hashed password, names) and
     nothing else changes: a new address gets an inactive account with no usable password and no
-    names; an address already signed up but never verified keeps its account exactly as it
-    is. Only the link naming this pending row, given this sign-up's password, opens the account
-    with it (``citizen_verify``), so a second sign-up with someone's address never changes what
-    the first one's link opens, and its own link is useless to anyone who does not know the
+    names (forgotten with its last pending sign-up: ``pending_signups_purge``); an address
+    already signed up but never verified keeps its account exactly as it is. Only the link
+    naming this pending row, given this sign-up's password, opens the account with it
+    (``citizen_verify``), so a second sign-up with someone's address never changes what the
+    first one's link opens, and its own link is useless to anyone who does not know the
     password it was made with.
     """
     from django.contrib.auth.password_validation import validate_password
@@ -152,30 +155,16 @@ def citizen_signup(
                 raise
     if user.is_active or user.email_verified_at is not None:
         return user, None
-    expired = timezone.now() - dt.timedelta(seconds=VERIFY_MAX_AGE)
-    PendingSignup.objects.filter(user=user, created_at__lt=expired).delete()
     pending = PendingSignup.objects.create(
         user=user, password=hashed, first_name=first_name, last_name=last_name
     )
     return user, pending
 
 
-def _pending_digest(pending: PendingSignup, email: str) -> str:
-    """Binds a link to the password hash (salted: unique per sign-up) its row held when sent."""
-    value = f"{pending.pk}|{pending.user_id}|{email}|{pending.password}"
-    return salted_hmac(VERIFY_SALT, value, algorithm="sha256").hexdigest()[:32]
-
-
 def verification_token(pending: PendingSignup) -> str:
     """A signed token, valid VERIFY_MAX_AGE, naming the account, the address it is sent to,
-    the pending sign-up, and a digest of that sign-up's password hash."""
-    email = pending.user.email.lower()
-    payload = {
-        "u": pending.user_id,
-        "e": email,
-        "p": pending.pk,
-        "d": _pending_digest(pending, email),
-    }
+    and the pending sign-up (whose password, never changed once stored, opens the account)."""
+    payload = {"u": pending.user_id, "e": pending.user.email.lower(), "p": pending.pk}
     return signing.dumps(payload, salt=VERIFY_SALT, compress=True)
 
 
@@ -183,13 +172,15 @@ class WrongPassword(Exception):
     """The password given on a verification link is not the one its sign-up chose."""
 
 
-def _pending_for(token: str, *, lock: bool = False) -> PendingSignup | None:
-    """The pending sign-up a verification link names, with its account, while the link works.
+def verification_pending(token: str, *, lock: bool = False) -> PendingSignup | None:
+    """The pending sign-up a verification link names, with its account (``.user``, locked
+    with ``lock``), while the link works; None when it does not. Reads only: opening the link
+    (GET, a mail scanner following it) changes nothing; only ``citizen_verify`` with that
+    sign-up's password does.
 
     None when the link is forged or older than three days, when the account's address is no
     longer the one it was sent to, when the account is already verified or active (a link works
-    once, and never reopens an account closed by staff), or when its pending sign-up is gone or
-    holds another password hash than the one the link was made for.
+    once, and never reopens an account closed by staff), or when its pending sign-up is gone.
     """
     try:
         data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
@@ -207,19 +198,10 @@ def _pending_for(token: str, *, lock: bool = False) -> PendingSignup | None:
     ):
         return None
     pending = PendingSignup.objects.filter(pk=data.get("p"), user=user).first()
-    if pending is None or not constant_time_compare(
-        _pending_digest(pending, user.email.lower()), str(data.get("d", ""))
-    ):
+    if pending is None:
         return None
     pending.user = user
     return pending
-
-
-def verification_pending(token: str) -> PendingSignup | None:
-    """The pending sign-up (and its account) a verification link would open, or None if the
-    link does not work. Reads only: opening the link (GET, a mail scanner following it)
-    changes nothing; only ``citizen_verify`` with that sign-up's password does."""
-    return _pending_for(token)
 
 
 @transaction.atomic
@@ -232,12 +214,20 @@ def citizen_verify(token: str, password: str) -> User | None:
     Raises WrongPassword, changing nothing, when the password is not the one of the link's own
     sign-up: a link mailed for a sign-up made by someone else with this address (its password
     unknown to the address's owner) cannot open the account, even when the owner follows it.
+
+    Every password tried is counted, before it is checked, per account (all its links:
+    ``throttle.verification_attempt``) and given back when right; over the limit, raises
+    ``ratelimit.TooMany`` without checking it: no link can be brute-forced, whoever calls.
     """
-    pending = _pending_for(token, lock=True)
+    pending = verification_pending(token, lock=True)
     if pending is None:
         return None
+    ticket = throttle.verification_attempt(pending.user_id)
+    if ticket.refusal is not None:
+        raise ratelimit.TooMany(ticket.refusal)
     if not check_password(password, pending.password):
-        raise WrongPassword
+        raise WrongPassword  # counted; the link still works
+    ticket.release()
     user = pending.user
     user.password = pending.password
     user.first_name, user.last_name = pending.first_name, pending.last_name
@@ -250,8 +240,40 @@ def citizen_verify(token: str, password: str) -> User | None:
     return user
 
 
+@transaction.atomic
 def pending_signups_purge() -> int:
-    """Forget pending sign-ups whose link has expired (VERIFY_MAX_AGE); the number deleted."""
+    """Forget pending sign-ups whose link has expired (VERIFY_MAX_AGE), then the accounts that
+    only sign-ups made (data minimisation): never verified, inactive, no usable password, no
+    pending sign-up left, and named by no other row (a request, a role, a follow...: every
+    relation to the user, so that a new one is covered). The number of sign-ups deleted.
+
+    An account being signed up again at that moment is locked by its sign-up (``skip_locked``):
+    it is kept, and its new pending row with it.
+    """
     expired = timezone.now() - dt.timedelta(seconds=VERIFY_MAX_AGE)
     deleted, _ = PendingSignup.objects.filter(created_at__lt=expired).delete()
+    placeholders = (
+        User.objects.select_for_update(skip_locked=True)
+        .filter(
+            _named_by_nothing(),
+            is_active=False,
+            email_verified_at=None,
+            password__startswith=UNUSABLE_PASSWORD_PREFIX,
+        )
+        .values_list("pk", flat=True)
+    )
+    User.objects.filter(pk__in=list(placeholders)).delete()
     return deleted
+
+
+def _named_by_nothing() -> Q:
+    """No row of any table points to the user (pending sign-ups, requests, roles, tokens made,
+    follows, groups, the admin's log...), whichever app holds it: read from the relations."""
+    condition = Q()
+    for relation in User._meta.get_fields(include_hidden=True):
+        if relation.auto_created and not relation.concrete and not relation.many_to_many:
+            rows = relation.related_model._base_manager.filter(
+                **{relation.field.name: OuterRef("pk")}
+            )
+            condition &= ~Exists(rows)
+    return condition

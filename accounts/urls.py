@@ -1,21 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from core.ratelimit import throttled_login
-
-from .forms import LoginForm
+from .views import LoginView
 
 app_name = "accounts"
 urlpatterns = [
     path(
         "connexion/",
-        throttled_login(
-            auth_views.LoginView.as_view(
-                template_name="accounts/login.html",
-                authentication_form=LoginForm,
-                redirect_authenticated_user=True,
-            )
-        ),
+        LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
         name="login",
     ),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),

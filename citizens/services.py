@@ -6,7 +6,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts import services as accounts
-from accounts.models import PendingSignup, User
+from accounts.models import User
 from core.links import site_url
 from notifications.services import mail_enqueue
 from tracking.services import requests_claim
@@ -40,18 +40,13 @@ def signup(*, email: str, password: str, first_name: str = "", last_name: str = 
         )
 
 
-def verification_signup(token: str) -> PendingSignup | None:
-    """The sign-up a verification link would open (its account in ``.user``), or None if the
-    link does not work. Reads only: following the link changes nothing."""
-    return accounts.verification_pending(token)
-
-
 @transaction.atomic
 def verify(token: str, password: str) -> tuple[User | None, int]:
     """Open the account with the sign-up a verification link names, if ``password`` is the one
     chosen at that sign-up; attach the requests made without an account under that address.
     (user or None if the link does not work, requests claimed). Raises
-    ``accounts.WrongPassword``, changing nothing, for another password."""
+    ``accounts.WrongPassword``, changing nothing, for another password, and
+    ``ratelimit.TooMany`` when too many were tried on the account's links."""
     user = accounts.citizen_verify(token, password)
     if user is None:
         return None, 0

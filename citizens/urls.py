@@ -26,7 +26,7 @@ urlpatterns = [
     ),
     path(
         "mot-de-passe/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
+        views.PasswordResetConfirmView.as_view(
             template_name="citizens/password_reset_confirm.html",
             success_url=reverse_lazy("citizens:password-reset-done"),
         ),

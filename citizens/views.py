@@ -10,7 +10,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts.services import WrongPassword
+from accounts import throttle
+from accounts.services import WrongPassword, verification_pending
 from core import ratelimit
 from reports.selectors import reports_of
 from tracking.services import requests_claim
@@ -26,8 +27,9 @@ def signup(request):
     refusal = ratelimit.check(request, "attempt") if request.method == "POST" else None
     if refusal is None and request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        # Counted once the account (and its verification mail) is stored: a mistyped password
-        # does not use up the sign-ups; one too many is rolled back, its mail with it.
+        # Counted once the account (and its verification mail) is stored, per address and per
+        # email: a mistyped password does not use up the sign-ups; one too many is rolled
+        # back, its mail with it.
         try:
             with transaction.atomic():
                 services.signup(
@@ -36,7 +38,7 @@ def signup(request):
                     first_name=data["first_name"],
                     last_name=data["last_name"],
                 )
-                ratelimit.count(request, "signup")
+                throttle.signup_stored(request, data["email"])
         except ValidationError as exc:
             form.add_error("password1", exc.messages)
         except ratelimit.TooMany as exc:
@@ -57,9 +59,9 @@ def verify(request, token: str):
     and changes nothing (a mail scanner following the link spends nothing). POST opens the
     account only if the password is the one of the sign-up the link names: a link mailed for
     someone else's sign-up with this address is useless to the address's owner, who does not
-    know that password. Tries are counted per address (``"attempt"``) and per link and account
-    (``ratelimit.verification_attempt``), a wrong one leaving the link valid."""
-    pending = services.verification_signup(token)
+    know that password. Tries are counted per address (``"attempt"``) here, and per account by
+    the service (``accounts.services.citizen_verify``), a wrong one leaving the link valid."""
+    pending = verification_pending(token)
     if pending is None:
         return render(request, "citizens/verify_failed.html", status=400)
     form = VerifyForm(request.POST or None)
@@ -68,24 +70,22 @@ def verify(request, token: str):
         return render(request, "citizens/verify.html", context)
     refusal = ratelimit.check(request, "attempt")
     if refusal is None and form.is_valid():
-        ticket = ratelimit.verification_attempt(str(pending.pk), str(pending.user_id))
-        refusal = ticket.refusal
-        if refusal is None:
-            try:
-                user, claimed = services.verify(token, form.cleaned_data["password"])
-            except WrongPassword:  # counted; the link still works
-                form.add_error(
-                    None,
-                    _(
-                        "Ce mot de passe ne correspond pas à cette inscription. Si vous ne vous "
-                        "êtes pas inscrit, ignorez ce courriel : rien n'a été créé."
-                    ),
-                )
-            else:
-                ticket.release()
-                if user is None:  # used or superseded since the page was shown
-                    return render(request, "citizens/verify_failed.html", status=400)
-                return _verified(request, user, claimed)
+        try:
+            user, claimed = services.verify(token, form.cleaned_data["password"])
+        except WrongPassword:  # counted; the link still works
+            form.add_error(
+                None,
+                _(
+                    "Ce mot de passe ne correspond pas à cette inscription. Si vous ne vous "
+                    "êtes pas inscrit, ignorez ce courriel : rien n'a été créé."
+                ),
+            )
+        except ratelimit.TooMany as exc:
+            refusal = exc.refusal
+        else:
+            if user is None:  # used or superseded since the page was shown
+                return render(request, "citizens/verify_failed.html", status=400)
+            return _verified(request, user, claimed)
     if refusal is not None:
         form.is_valid()
         form.add_error(None, refusal.message)
@@ -119,12 +119,27 @@ def claim(request):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's reset page, requests counted per address and per email (core.ratelimit); the
+    """Django's reset page, requests counted per address and per email (accounts.throttle); the
     answer is the same whether an account has that email or not."""
 
     def form_valid(self, form):
-        refusal = ratelimit.password_reset(self.request, form.cleaned_data["email"])
+        refusal = throttle.password_reset(self.request, form.cleaned_data["email"])
         if refusal is not None:
             form.add_error(None, refusal.message)
             return ratelimit.refused(self.form_invalid(form), refusal)
         return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's new-password page. A completed reset proves the mailbox: the citizen is logged
+    in, and this browser remembered for the account (``throttle.remember_device``), so that
+    failures made by others on the account (its login limit) never keep them out, as the
+    login page's refusal promises."""
+
+    post_reset_login = True
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        throttle.remember_device(self.request, response, form.user.email)
+        return response

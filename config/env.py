@@ -65,7 +65,9 @@ def site_url_problem(url: str, allowed_hosts: list[str]) -> str | None:
     """Why ``url`` cannot be a production portal's public address, SITE_URL (None: it can).
 
     Links in mails are built on it outside any request, so it must be an https address of a
-    host the portal serves (``allowed_hosts``), never a local one.
+    host the portal serves (``allowed_hosts``), never a local one, and nothing a path could not
+    follow (``core.links.site_url`` appends the path to it): no query, fragment, or user and
+    password.
     """
     import ipaddress
     from urllib.parse import urlsplit
@@ -83,6 +85,11 @@ def site_url_problem(url: str, allowed_hosts: list[str]) -> str | None:
         host = ""
     if not url.lower().startswith("https://") or not host:
         return f"SITE_URL={url!r} is not an https:// address: {example}."
+    if "?" in url or "#" in url or "@" in parts.netloc:
+        return (
+            f"SITE_URL={url!r} has a query, a fragment, or a user and password: links are made "
+            f"by appending a path to it, {example}."
+        )
     try:
         address = ipaddress.ip_address(host)
         local = address.is_loopback or address.is_unspecified

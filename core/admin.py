@@ -1,11 +1,17 @@
 """The Django admin site for staff, in French, deferring every decision to accounts.permissions."""
 
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 from accounts import permissions
 from accounts.forms import AdminLoginForm
-from core import ratelimit
+from accounts.views import LoginView
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -18,8 +24,31 @@ class PortalAdminSite(admin.AdminSite):
     def has_permission(self, request) -> bool:
         return request.user.is_active and permissions.can_access_admin(request.user)
 
+    @method_decorator(never_cache)
+    @login_not_required
     def login(self, request, extra_context=None):
-        return ratelimit.throttled_login(super().login)(request, extra_context)
+        """Django's admin login (its context, its redirect), answered by the portal's login
+        view: Django's ``AdminSite.login`` names ``auth.views.LoginView`` inside its body, so
+        this is that body with ``accounts.views.LoginView`` (failed passwords counted, 429,
+        the browser remembered), as on ``/compte/connexion/``."""
+        if request.method == "GET" and self.has_permission(request):
+            return HttpResponseRedirect(reverse("admin:index", current_app=self.name))
+        context = {
+            **self.each_context(request),
+            "title": _("Connexion"),
+            "subtitle": None,
+            "app_path": request.get_full_path(),
+            "username": request.user.get_username(),
+        }
+        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+            context[REDIRECT_FIELD_NAME] = reverse("admin:index", current_app=self.name)
+        context.update(extra_context or {})
+        request.current_app = self.name
+        return LoginView.as_view(
+            extra_context=context,
+            authentication_form=self.login_form,
+            template_name=self.login_template or "admin/login.html",
+        )(request)
 
 
 class PermissionModuleAdminMixin:

@@ -1,8 +1,8 @@
-"""Rate limits on writes (report submissions, "me too", sign-ups) and on logins and password
-resets, counted in Redis (the Django cache).
+"""Rate limits, counted in Redis (the Django cache): a sliding window per caller and scope.
 
 A sliding window per caller (the address the request came from, and the account when signed
-in), estimated from the counts of the current and the previous fixed window. Two tiers:
+in), estimated from the counts of the current and the previous fixed window. Writes (report
+submissions, "me too", sign-ups) have two tiers:
 
 - ``"attempt"``: every write attempt, and reading a photo's position, counted *before any work*
   (a photo is decoded, a form validated): a flood costs a few cache round trips per request;
@@ -10,15 +10,10 @@ in), estimated from the counts of the current and the previous fixed window. Two
   write inside its transaction, which is undone when over the limit. A citizen correcting a
   form does not use up their submissions.
 
-Exceeding either gives a 429 with ``Retry-After`` (``refused()``); nothing is stored.
-
-Logins (``login_attempt()``, the portal's and the admin's login forms) count failed passwords
-per account (the email tried) and per address; a browser that logged in to that account before
-carries a signed cookie and is counted on its own, so that failures made by others (an attacker
-trying to lock a citizen out) never lock it out. Password reset requests (``password_reset``)
-are counted per address and per email, whether an account exists or not (no enumeration).
-Passwords tried on an account verification link (``verification_attempt()``) are counted per
-link and per account, besides the address's ``"attempt"`` tier: a link cannot be brute-forced.
+Exceeding either gives a 429 with ``Retry-After`` (``refused()``); nothing is stored. ``take()``
+is the counter under both, for rules of other kinds: counted before the work, given back when
+not due (``Ticket.release()``); the account rules (logins, password resets, verification
+links) are written with it in accounts.throttle.
 
 Every counter fails open (core.failopen): with Redis unreachable a request is allowed, the
 outage is logged and shown by /healthz; a report is stored and its mail leaves once Redis is
@@ -33,14 +28,11 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import math
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import wraps
 
 from django.conf import settings
-from django.core import signing
 from django.core.cache import cache
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -177,7 +169,7 @@ def _period(seconds: int) -> str:
     return ngettext("%(n)d minute", "%(n)d minutes", seconds // 60) % {"n": seconds // 60}
 
 
-def _wait(seconds: int) -> str:
+def wait_in_words(seconds: int) -> str:
     """How long to wait, in words: seconds under two minutes, else minutes rounded up."""
     if seconds < 120:
         return ngettext("%(n)d seconde", "%(n)d secondes", seconds) % {"n": seconds}
@@ -185,21 +177,24 @@ def _wait(seconds: int) -> str:
     return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
 
 
-def check(request, scope: str, *, kept: bool = True) -> Refusal | None:
-    """Count a write of ``scope`` ("attempt", "report", "signup") for this caller; a Refusal if
-    too many. ``kept=False``: a refused one is given back (``count()``: it is not stored)."""
+def check(
+    request, scope: str, *, kept: bool = True, also: Sequence[tuple[str, str]] = ()
+) -> Refusal | None:
+    """Count a write of ``scope`` ("attempt", "report", "signup") for this caller, and each
+    ``(scope, who)`` of ``also``; a Refusal if too many. ``kept=False``: a refused one is given
+    back (``count()``: it is not stored)."""
     counters = [(scope, f"ip:{client_address(request)}")]
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         counters.append((scope, f"user:{user.pk}"))
-    return take(counters, _writes_refused, kept=kept).refusal
+    return take([*counters, *also], _writes_refused, kept=kept).refusal
 
 
 def _writes_refused(wait: int, limit: Limit) -> str:
     return _("Trop d'envois : au plus %(count)s en %(period)s. Réessayez dans %(wait)s.") % {
         "count": limit.count,
         "period": _period(limit.seconds),
-        "wait": _wait(wait),
+        "wait": wait_in_words(wait),
     }
 
 
@@ -211,11 +206,11 @@ class TooMany(Exception):
         self.refusal = refusal
 
 
-def count(request, scope: str) -> None:
+def count(request, scope: str, *, also: Sequence[tuple[str, str]] = ()) -> None:
     """check(), raising TooMany: called after a write inside ``transaction.atomic()``, so that
-    only what is stored is counted: a write over the limit is rolled back and given back, and
-    its Retry-After is when the next one will be stored."""
-    refusal = check(request, scope, kept=False)
+    only what is stored is counted: a write over the limit is rolled back and given back (on
+    every counter), and its Retry-After is when the next one will be stored."""
+    refusal = check(request, scope, kept=False, also=also)
     if refusal is not None:
         raise TooMany(refusal)
 
@@ -227,7 +222,7 @@ def refused(response, refusal: Refusal):
     return response
 
 
-# --- Logins and password resets: counters taken before the work, given back when not due ------
+# --- Counters taken before the work, given back when not due ---------------------------------
 
 
 @dataclass
@@ -275,151 +270,3 @@ def take(
                 ticket.refusal = Refusal(retry_after=wait, message=message(wait, limit))
                 return ticket
     return ticket
-
-
-DEVICE_COOKIE = "grc_device"
-DEVICE_MAX_AGE = 180 * 24 * 3600  # renewed at each login
-_DEVICE_SALT = "core.ratelimit.device"
-_DEVICES_KEPT = 4  # accounts remembered per browser (a family's computer)
-
-
-@dataclass
-class LoginAttempt:
-    email: str
-    ticket: Ticket
-    device: str | None  # this browser logged in to this account before
-    succeeded: bool = False
-
-    @property
-    def refusal(self) -> Refusal | None:
-        return self.ticket.refusal
-
-    def success(self) -> None:
-        """The password was right: the try is not counted, the browser will be remembered."""
-        self.ticket.release()
-        self.succeeded = True
-
-
-def login_attempt(request, email: str) -> LoginAttempt:
-    """Count a try to log in as ``email``, before its password is checked (a refused try costs
-    no password hashing); ``success()`` gives the count back, so that only failures count.
-
-    Failures are limited per account (the email tried, whether an account exists or not) and
-    per address (``"login-account"``, ``"login-address"``): guessing one citizen's password
-    from many addresses, or many accounts' from one, is slowed down to a few tries per window.
-    A browser that logged in to this account before (a signed cookie) is counted on its own
-    instead (``"login-device"``): an attacker failing on purpose, from anywhere, never locks a
-    citizen out of the browser they use. The windows slide: nothing is banned for good.
-    """
-    email = email.strip().lower()
-    device = _device_for(request, email)
-    counters = (
-        [("login-device", device)]
-        if device
-        else [("login-account", email), ("login-address", client_address(request))]
-    )
-    ticket = take(counters, _login_refused)
-    attempt = LoginAttempt(email=email, ticket=ticket, device=device)
-    request.grc_login_attempt = attempt
-    return attempt
-
-
-def login_response(request, response):
-    """After a login view ran its form (``login_attempt()``): 429 with Retry-After if the try
-    was refused, the browser remembered for that account if it logged in."""
-    attempt = getattr(request, "grc_login_attempt", None)
-    if attempt is None:
-        return response
-    if attempt.refusal is not None:
-        return refused(response, attempt.refusal)
-    if attempt.succeeded:
-        account = _account(attempt.email)
-        known = [entry for entry in _devices(request) if entry[0] != account]
-        device = attempt.device or secrets.token_urlsafe(12)
-        value = [[account, device], *known][:_DEVICES_KEPT]
-        response.set_cookie(
-            DEVICE_COOKIE,
-            signing.dumps(value, salt=_DEVICE_SALT),
-            max_age=DEVICE_MAX_AGE,
-            secure=settings.SESSION_COOKIE_SECURE,
-            httponly=True,
-            samesite="Lax",
-        )
-    return response
-
-
-def throttled_login(view):
-    """A login view whose form calls ``login_attempt()``, answered by ``login_response()``."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        return login_response(request, view(request, *args, **kwargs))
-
-    return wrapped
-
-
-def _account(email: str) -> str:
-    return salted_hmac(_DEVICE_SALT, email).hexdigest()[:20]
-
-
-def _devices(request) -> list[list[str]]:
-    raw = request.COOKIES.get(DEVICE_COOKIE)
-    if not raw:
-        return []
-    try:
-        value = signing.loads(raw, salt=_DEVICE_SALT, max_age=DEVICE_MAX_AGE)
-    except signing.BadSignature:  # tampered with, or expired
-        return []
-    if not isinstance(value, list):
-        return []
-    return [
-        entry
-        for entry in value[:_DEVICES_KEPT]
-        if isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)
-    ]
-
-
-def _device_for(request, email: str) -> str | None:
-    account = _account(email)
-    return next((device for known, device in _devices(request) if known == account), None)
-
-
-def password_reset(request, email: str) -> Refusal | None:
-    """Count a password reset request, per address and per email (``"reset-address"``,
-    ``"reset-account"``): a mailbox is not flooded with links, nor the outbox. Counted the same
-    whether an account has that email or not, so the answer tells nothing about it."""
-    counters = [
-        ("reset-address", client_address(request)),
-        ("reset-account", email.strip().lower()),
-    ]
-    return take(counters, _reset_refused).refusal
-
-
-def verification_attempt(signup: str, account: str) -> Ticket:
-    """Count a password tried on an account verification link, before it is checked, per
-    pending sign-up (the link, ``"verify-signup"``) and per account (all its links,
-    ``"verify-account"``); ``release()`` it when the password was right. The caller also counts
-    the try in the ``"attempt"`` tier of its address (``check()``). Over either limit the link
-    is refused for a while without checking anything: it cannot be brute-forced."""
-    counters = [("verify-signup", signup), ("verify-account", account)]
-    return take(counters, _verification_refused)
-
-
-def _verification_refused(wait: int, _limit: Limit) -> str:
-    return _(
-        "Trop de mots de passe essayés avec ce lien. Réessayez dans %(wait)s, ou recommencez "
-        "l'inscription pour recevoir un nouveau lien."
-    ) % {"wait": _wait(wait)}
-
-
-def _login_refused(wait: int, _limit: Limit) -> str:
-    return _(
-        "Trop de tentatives de connexion. Réessayez dans %(wait)s, "
-        "ou demandez un nouveau mot de passe."
-    ) % {"wait": _wait(wait)}
-
-
-def _reset_refused(wait: int, _limit: Limit) -> str:
-    return _("Trop de demandes de nouveau mot de passe. Réessayez dans %(wait)s.") % {
-        "wait": _wait(wait)
-    }

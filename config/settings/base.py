@@ -152,9 +152,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 GRC_STORAGE_SRID = 2154
 GRC_API_SRID = 4326
 
-# The portal's public address, for links in mails (tracking links, agents' links). Production
-# refuses to start without an https one that ALLOWED_HOSTS serves (config/settings/production.py).
-GRC_SITE_URL = (env_str("SITE_URL", "") or "").strip() or "http://localhost:8000"
+# The portal's public address, for links in mails (tracking links, agents' links), as given:
+# production refuses to start without an https one that ALLOWED_HOSTS serves
+# (config/settings/production.py); dev and test default to http://localhost:8000.
+GRC_SITE_URL = (env_str("SITE_URL", "") or "").strip()
 
 # Basemap shown under our own vector data: "ign" (Plan IGN v2, Géoplateforme WMTS), "osm", or
 # "none". With no network the map still draws communes, streets and equipment from our data.
@@ -386,18 +387,19 @@ GRC_RATE_LIMITS = {
     # what is stored: reports and "me too", accounts
     "report": _limits(env_str("RATE_LIMIT_REPORT", "5/60,30/3600")),
     "signup": _limits(env_str("RATE_LIMIT_SIGNUP", "5/3600")),
+    # sign-ups stored per email, whether an account has it or not (accounts.throttle)
+    "signup-account": _limits(env_str("RATE_LIMIT_SIGNUP_ACCOUNT", "3/3600")),
     # failed logins (the portal's and the admin's) per account (the email tried) and per
     # address; a browser that logged in to the account before is counted on its own, with the
-    # account's limits (core.ratelimit.login_attempt)
+    # account's limits (accounts.throttle.login_attempt)
     "login-account": _limits(env_str("RATE_LIMIT_LOGIN", "5/300,20/3600")),
     "login-address": _limits(env_str("RATE_LIMIT_LOGIN_ADDRESS", "20/300,100/3600")),
     # password reset requests per email (whether an account has it or not) and per address
     "reset-account": _limits(env_str("RATE_LIMIT_PASSWORD_RESET", "3/3600")),
     "reset-address": _limits(env_str("RATE_LIMIT_PASSWORD_RESET_ADDRESS", "10/3600")),
-    # wrong passwords on an account verification link, per link (pending sign-up) and per
-    # account (all its links) (core.ratelimit.verification_attempt)
-    "verify-signup": _limits(env_str("RATE_LIMIT_VERIFY", "5/3600")),
-    "verify-account": _limits(env_str("RATE_LIMIT_VERIFY_ACCOUNT", "10/3600")),
+    # wrong passwords on the verification links of an account, all its links together
+    # (accounts.throttle.verification_attempt)
+    "verify-account": _limits(env_str("RATE_LIMIT_VERIFY", "5/3600")),
 }
 GRC_RATE_LIMITS["login-device"] = GRC_RATE_LIMITS["login-account"]
 # How many proxies in front of the portal append to X-Forwarded-For (0: use REMOTE_ADDR; 1 behind

@@ -11,9 +11,11 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import site_url_problem
 
 from .base import *  # noqa: F403
-from .base import ALLOWED_HOSTS, DEBUG, env_str
+from .base import ALLOWED_HOSTS, DEBUG, GRC_SITE_URL
 
 if not DEBUG:
-    _problem = site_url_problem((env_str("SITE_URL", "") or "").strip(), ALLOWED_HOSTS)
+    _problem = site_url_problem(GRC_SITE_URL, ALLOWED_HOSTS)
     if _problem:
         raise ImproperlyConfigured(_problem)
+else:
+    GRC_SITE_URL = GRC_SITE_URL or "http://localhost:8000"

@@ -15,7 +15,7 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("BASEMAP", "none")
 
 from .base import *  # noqa: F403
-from .base import CACHES, REDIS_URL, STORAGES
+from .base import CACHES, GRC_SITE_URL, REDIS_URL, STORAGES
 
 _db = int(os.environ.get("REDIS_TEST_DB", "15"))
 
@@ -36,6 +36,7 @@ STORAGES = {
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 GRC_DEMO_DATA_ALLOWED = True
+GRC_SITE_URL = GRC_SITE_URL or "http://localhost:8000"  # links in mails
 
 # Static files straight from the apps (no collectstatic needed).
 WHITENOISE_USE_FINDERS = True

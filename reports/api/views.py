@@ -58,6 +58,11 @@ def _too_many(refusal: ratelimit.Refusal) -> Response:
     return ratelimit.refused(Response({"errors": {"non_field_errors": [refusal.message]}}), refusal)
 
 
+def _attempt(request) -> Response | None:
+    refusal = ratelimit.check(request, "attempt")
+    return None if refusal is None else _too_many(refusal)
+
+
 @extend_schema(
     summary="Create a report",
     description="Stores the report, routes it to the service in charge and queues the "
@@ -86,15 +91,9 @@ def report_create(request) -> Response:
         return too_big
     # The key looked up once, before any work: a replay (same key, same body) is answered at
     # once and not counted; anything else is an attempt, counted before photos are decoded.
-    previous = idempotency.previous_answer(request, request.user, ENDPOINT)
-    if previous is not None and previous.replay is not None:
-        return previous.replay
-    refusal = ratelimit.check(request, "attempt")
-    if refusal is not None:
-        return _too_many(refusal)
-    if previous is not None:
-        raise idempotency.KeyReused()  # the key served another body: no photo is decoded
-    digest = idempotency.request_digest(request) if idempotency.read_key(request) else ""
+    once = idempotency.begin(request, request.user, ENDPOINT, attempt=lambda: _attempt(request))
+    if isinstance(once, Response):
+        return once
     serializer = ReportCreateSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
@@ -137,9 +136,8 @@ def report_create(request) -> Response:
         }
         return Response(body, status=201)
 
-    return idempotency.run_once(
-        request=request, principal=request.user, endpoint=ENDPOINT, digest=digest, write=write
-    )
+    # The photos' digests (of their bytes as sent) name the request: not read a second time.
+    return once.run(write, known={"photos": [photo.digest for photo in photos]})
 
 
 def _refuse_oversized(request) -> Response | None:

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.test import Client
 
+from accounts import throttle
 from accounts.models import User
 from core import ratelimit
 from notifications.models import OutboxMail
@@ -126,7 +127,7 @@ def test_a_browser_that_logged_in_before_is_not_locked_out(client, camille):
     """An attacker failing on purpose on a citizen's account (to lock them out) blocks new
     browsers for a while, never the browser the citizen logged in with before."""
     assert login(client, camille.email, PASSWORD).status_code == 302
-    assert ratelimit.DEVICE_COOKIE in client.cookies
+    assert throttle.DEVICE_COOKIE in client.cookies
     logout(client)
 
     attacker = Client()
@@ -143,7 +144,7 @@ def test_a_browser_that_logged_in_before_is_not_locked_out(client, camille):
         login(client, "dominique@example.org", "faux", address=f"203.0.113.{n + 1}")
     assert login(client, "dominique@example.org", "faux").status_code == 429
     # ...nor is a forged one accepted
-    attacker.cookies[ratelimit.DEVICE_COOKIE] = client.cookies[ratelimit.DEVICE_COOKIE].value[:-2]
+    attacker.cookies[throttle.DEVICE_COOKIE] = client.cookies[throttle.DEVICE_COOKIE].value[:-2]
     assert login(attacker, camille.email, PASSWORD, address="198.51.100.99").status_code == 429
 
 
@@ -172,8 +173,8 @@ def test_the_admin_login_is_throttled_too(client, demo):
     assert login(client, admin, "Libercourt-demo-2026", address="203.0.113.5").status_code == 429
     # another administrator logs in there, and the browser is remembered for that account
     other = login(client, demo.cahc_admin.email, "Libercourt-demo-2026", url=ADMIN_LOGIN)
-    assert other.status_code == 302 and ratelimit.DEVICE_COOKIE in other.cookies
-    assert other.cookies[ratelimit.DEVICE_COOKIE]["httponly"]
+    assert other.status_code == 302 and throttle.DEVICE_COOKIE in other.cookies
+    assert other.cookies[throttle.DEVICE_COOKIE]["httponly"]
 
 
 def test_logins_work_with_redis_down(client, camille, settings, stopped_redis_url):
@@ -211,3 +212,31 @@ def test_password_resets_per_address(client, camille):
     assert refused.status_code == 429 and "Trop de demandes" in text(refused)
     assert not OutboxMail.objects.filter(to=camille.email).exists()
     assert reset(client, camille.email, address="203.0.113.7").status_code == 302
+
+
+def test_a_password_reset_lets_a_locked_out_citizen_in(client, camille):
+    """The refusal says "ou demandez un nouveau mot de passe": a completed reset proves the
+    mailbox, so it logs the citizen in and remembers the browser, which someone failing on the
+    account on purpose then keeps out no longer (even on a new phone, a private window)."""
+    attacker = Client()
+    for n in range(6):
+        login(attacker, camille.email, f"essai-{n}", address=f"198.51.100.{n + 1}")
+    refused = login(client, camille.email, PASSWORD, address="203.0.113.7")
+    assert refused.status_code == 429
+    assert "ou demandez un nouveau mot de passe" in text(refused)
+
+    assert reset(client, camille.email, address="203.0.113.7").status_code == 302
+    mail = OutboxMail.objects.get(to=camille.email, topic="account:password-reset")
+    link = re.search(r"https?://\S+", mail.body).group(0).split("localhost:8000", 1)[-1]
+    form = client.get(link, follow=True)
+    new = "Un-nouveau-mot-de-passe-62"
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+    assert done.status_code == 302 and logged_in(client)
+    assert "Vous êtes connecté" in text(client.get(done["Location"]))
+
+    logout(client)
+    for n in range(6):  # the attacker goes on
+        login(attacker, camille.email, f"encore-{n}", address=f"198.51.100.{n + 1}")
+    assert login(attacker, camille.email, new, address="198.51.100.99").status_code == 429
+    assert login(client, camille.email, new, address="203.0.113.7").status_code == 302
+    assert logged_in(client)

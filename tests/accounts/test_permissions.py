@@ -180,3 +180,21 @@ def test_roles_rows_are_unique(demo):
         OrganisationAdmin.objects.create(
             user=demo.lib_admin, organisation=Organisation.objects.get(slug="libercourt")
         )
+
+
+def test_token_refusals_speak_the_clients_language(demo, rf):
+    """API clients read why a token is refused (the 401's reason): French first, English when
+    asked, like every other text of the portal."""
+    from django.utils import translation
+
+    from accounts.authentication import AuthenticationError, token_for_request
+    from accounts.services import api_token_create, api_token_revoke
+
+    token, _secret = api_token_create(service=demo.eau, name="QGIS", scopes=["layers:read"])
+    api_token_revoke(token=token)
+    assert perm.token_refusal(token) == "Jeton d'API révoqué ou expiré."
+    unknown = rf.get("/", HTTP_AUTHORIZATION="Bearer grc_inconnu")
+    with translation.override("en"):
+        assert perm.token_refusal(token) == "API token revoked or expired."
+        with pytest.raises(AuthenticationError, match="Unknown API token"):
+            token_for_request(unknown)

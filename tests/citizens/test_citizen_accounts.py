@@ -1,6 +1,7 @@
 """Citizen accounts: sign-up with a verified address, password reset, my requests, claiming."""
 
 import re
+from html import unescape
 
 import pytest
 
@@ -19,9 +20,18 @@ def link_in(topic: str, to: str) -> str:
     return re.search(r"https?://\S+", body).group(0).split("localhost:8000", 1)[-1]
 
 
-def signup(client, email="camille@example.org", **extra):
-    data = {"email": email, "password1": PASSWORD, "password2": PASSWORD, **extra}
-    return client.post(SIGNUP, data)
+FORM = {"password1": PASSWORD, "password2": PASSWORD}
+
+
+def signup(client, email="camille@example.org", address="127.0.0.1", **extra):
+    data = {"email": email, **FORM, **extra}
+    return client.post(SIGNUP, data, REMOTE_ADDR=address)
+
+
+def without_csrf(response) -> str:
+    return re.sub(
+        r'name="csrfmiddlewaretoken" value="[^"]+"', "", unescape(response.content.decode())
+    )
 
 
 def verify(client, link: str, password: str = PASSWORD):
@@ -90,6 +100,29 @@ def test_a_weak_password_says_the_same_for_an_address_with_an_account(client, de
     unknown = signup(client, email="personne@example.org", **weak).content.decode()
     assert "trop courant" in known and "trop courant" in unknown
     assert not OutboxMail.objects.exists()
+
+
+def test_sign_ups_per_email_whether_an_account_exists_or_not(client, db):
+    """Three sign-ups an hour per email, from any addresses (a mailbox is not flooded with
+    links); the fourth is refused with the same answer for an address with an account and one
+    without (no enumeration), and mails nothing."""
+    User.objects.create_user(email="camille@example.org", password=PASSWORD)
+    for email in ("camille@example.org", "personne@example.org"):
+        for n in range(3):
+            sent = signup(client, email=email, address=f"198.51.100.{n + 1}")
+            assert sent.status_code == 200 and "Vérifiez votre adresse" in sent.content.decode()
+    mine = signup(client, email="camille@example.org", address="203.0.113.7")
+    nobody = signup(client, email="personne@example.org", address="203.0.113.8")
+    assert mine.status_code == nobody.status_code == 429
+    assert mine["Retry-After"] and nobody["Retry-After"]
+    assert "Trop d'envois" in unescape(mine.content.decode())
+    assert without_csrf(mine).replace("camille@example.org", "X") == without_csrf(nobody).replace(
+        "personne@example.org", "X"
+    )
+    assert OutboxMail.objects.filter(to="camille@example.org", topic="account:exists").count() == 3
+    assert OutboxMail.objects.filter(to="personne@example.org", topic="account:verify").count() == 3
+    # another address is not concerned
+    assert signup(client, email="dominique@example.org", address="203.0.113.9").status_code == 200
 
 
 def test_a_verification_link_works_once(client, db):

@@ -104,7 +104,29 @@ def test_the_same_key_for_another_endpoint_is_not_a_replay(client, demo):
     assert post_json(client, BODY, key).status_code == 201
     request = APIRequestFactory().post(URL, BODY, format="json", headers={"Idempotency-Key": key})
     drf = Request(request, parsers=[JSONParser()])
-    same = idempotency.previous_answer(drf, AnonymousUser(), "reports:create")
-    assert same is not None and same.replay is not None
-    other = idempotency.previous_answer(drf, AnonymousUser(), "reports:metoo")
-    assert other is not None and other.replay is None
+    attempts = []
+    same = idempotency.begin(
+        drf, AnonymousUser(), "reports:create", attempt=lambda: attempts.append(1)
+    )
+    assert same["Idempotent-Replayed"] == "true" and same.data["reference"]
+    assert attempts == []  # a replay is not counted
+    with pytest.raises(idempotency.KeyReused):
+        idempotency.begin(drf, AnonymousUser(), "reports:metoo", attempt=lambda: attempts.append(1))
+    assert attempts == [1]  # counted, then refused
+
+
+def test_a_fresh_key_reads_each_photo_once(client, demo, monkeypatch):
+    """The digest naming the request reuses the photo check's (CheckedPhoto.digest, of the
+    bytes as sent): a fresh key hashes no upload on the way in. A used key hashes them once,
+    as sent, before anything is decoded, and the request ends there."""
+    hashed = []
+    real = idempotency.file_digest
+    monkeypatch.setattr(
+        idempotency, "file_digest", lambda upload: hashed.append(upload.name) or real(upload)
+    )
+    key = str(uuid.uuid4())
+    first = post_photo(client, jpeg(), key)
+    assert first.status_code == 201 and hashed == []
+    replay = post_photo(client, jpeg(), key)
+    assert replay["Idempotent-Replayed"] == "true" and hashed == ["photo.jpg"]
+    assert replay.json()["reference"] == first.json()["reference"]

@@ -8,6 +8,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from accounts.models import PendingSignup
 from core import failopen
 from notifications.models import OutboxMail
 from notifications.tasks import outbox_flush_task
@@ -126,4 +127,7 @@ def test_the_photo_position_read_and_the_sign_up_work_with_redis_down(client, de
             "password2": "Un-mot-de-passe-2026",
         },
     )
-    assert signup.status_code == 200 and "nouvelle@example.org" in signup.content.decode()
+    # stored and mailed, not the form shown again (it would hold the address too)
+    assert signup.status_code == 200 and "Vérifiez votre adresse" in signup.content.decode()
+    assert PendingSignup.objects.filter(user__email="nouvelle@example.org").exists()
+    assert OutboxMail.objects.filter(to="nouvelle@example.org", topic="account:verify").exists()
