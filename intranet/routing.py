@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from core.maps import map_config
 from routing.models import Category
-from routing.selectors import coverage_gaps, route_for, rule_conflicts
+from routing.selectors import coverage_gaps, route_for, rule_conflicts, rules_without_effect
 
 from .access import staff_required
 from .forms import RoutingSimulationForm
@@ -45,5 +45,6 @@ def coverage(request: HttpRequest) -> HttpResponse:
         {
             "gaps": coverage_gaps(),
             "conflicts": rule_conflicts(),
+            "idle_rules": rules_without_effect(),
         },
     )

@@ -7,11 +7,12 @@ from accounts import permissions
 from core.admin import PermissionModuleAdminMixin
 
 from .models import Category, RoutingRule
-from .services import rule_check
+from .services import rule_check, rule_save
 
 
 class RoutingRuleForm(forms.ModelForm):
-    """Runs the service's check (who may route where) before the admin saves anything."""
+    """Runs the service's check (who may route where) to show its errors beside the fields;
+    the admin then saves through the service (``RoutingRuleAdmin.save_related``)."""
 
     user = None  # set by RoutingRuleAdmin.get_form
 
@@ -40,7 +41,7 @@ class RoutingRuleForm(forms.ModelForm):
         if self.errors or "target_service" not in data:
             return data
         rule = self.instance
-        for name in ("target_service", "geom", "beyond_competence"):
+        for name in ("target_service", "geom", "beyond_competence", "is_active"):
             if name in data:
                 setattr(rule, name, data[name])
         try:
@@ -91,6 +92,23 @@ class RoutingRuleAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
     search_fields = ["name", "description"]
     filter_horizontal = ["categories", "domains", "communes"]
     form = RoutingRuleForm
+
+    def save_model(self, request, obj, form, change):
+        """Nothing yet: the rule and its conditions are saved together by ``save_related``."""
+
+    def save_related(self, request, form, formsets, change):
+        """The one write path of rules: ``rule_save`` checks and stores the rule with its
+        conditions (the form showed the same check's errors)."""
+        data = form.cleaned_data
+        rule_save(
+            user=request.user,
+            rule=form.instance,
+            categories=data.get("categories") or (),
+            domains=data.get("domains") or (),
+            communes=data.get("communes") or (),
+        )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

@@ -19,12 +19,14 @@ from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from core.maps import reproject
+from gis_layers.models import Feature
 from organisations.models import Competence
 
-from .models import Category
+from .models import Category, RoutingRule
 
 STORAGE_SRID = settings.GRC_STORAGE_SRID
 
@@ -262,6 +264,77 @@ def _decide(category, commune, competent, equipment, rules, services, swapped_js
     )
 
 
+# A drawn area may overlap the border of the territory where its organisation is competent by
+# this much (hand-drawn areas follow streets that are the border).
+RULE_AREA_MARGIN_M = 25
+
+
+def rule_scope_errors(rule, categories=(), domains=(), communes=()) -> dict[str, list[str]]:
+    """What a rule names beyond where its target's organisation is competent, by field (empty:
+    nothing), for ``services.rule_check`` and the coverage check.
+
+    Checked pair by pair: each domain named (or category's domain) must be one the
+    organisation is competent for in at least one commune named (anywhere, if none); each
+    commune named, one where it is competent for at least one domain named (any, if none);
+    the drawn area must lie within those communes, RULE_AREA_MARGIN_M aside. So communes
+    {A, B} and domains {X, Y} pass with competences (A, X) and (B, Y), although the rule also
+    names (A, Y): harmless, since ``route_for`` applies a rule only to the decisions its
+    organisation holds. Equipment is not part of the scope: an organisation owning equipment
+    where another is competent (the CAHC's roads in a commune) has its rules applied to the
+    reports on that equipment, but a rule naming that commune and domain is the operator's.
+    """
+    organisation = rule.target_service.organisation
+    pairs = competence_pairs(organisation.pk)
+    ids = [c.pk for c in categories]
+    categories = list(Category.objects.select_related("domain").filter(pk__in=ids)) if ids else []
+    domains, communes = list(domains), list(communes)
+    domain_ids = {d.pk for d in domains} | {c.domain_id for c in categories}
+    commune_ids = {c.pk for c in communes}
+    # Where the rule can apply: the organisation's (commune, domain) pairs that it names.
+    scope = {
+        (c, d)
+        for c, d in pairs
+        if (not commune_ids or c in commune_ids) and (not domain_ids or d in domain_ids)
+    }
+    names = {"org": organisation.name}
+    errors: dict[str, list[str]] = {}
+    for name, domain in [("domains", d) for d in domains] + [
+        ("categories", c.domain) for c in categories
+    ]:
+        if not any(d == domain.pk for _c, d in scope):
+            errors.setdefault(name, []).append(
+                _("%(org)s n'est pas compétente pour « %(domain)s » là où la règle s'applique.")
+                % {**names, "domain": domain.name}
+            )
+    for commune in communes:
+        if not any(c == commune.pk for c, _d in scope):
+            errors.setdefault("communes", []).append(
+                _("%(org)s n'est compétente à %(commune)s pour aucun domaine de la règle.")
+                % {**names, "commune": commune.name}
+            )
+    if not errors and not scope:
+        errors["target_service"] = [
+            _("%(org)s n'est compétente nulle part pour ce que la règle désigne.") % names
+        ]
+    if not errors and rule.geom is not None:
+        outside, touches = area_outside_communes(
+            rule.geom, {c for c, _d in scope}, margin_m=RULE_AREA_MARGIN_M
+        )
+        if not touches:
+            errors["geom"] = [
+                _("La zone est entièrement hors du territoire où %(org)s est compétente.") % names
+            ]
+        elif outside > 0:
+            errors["geom"] = [
+                _(
+                    "La zone déborde de %(area)s m² hors du territoire où %(org)s est "
+                    "compétente : limitez-la à ce territoire."
+                )
+                % {**names, "area": number_format(round(outside), force_grouping=True)}
+            ]
+    return errors
+
+
 def competence_pairs(organisation_id: int) -> set[tuple[int, int]]:
     """(commune id, domain id) pairs where the organisation is competent."""
     return set(
@@ -272,19 +345,19 @@ def competence_pairs(organisation_id: int) -> set[tuple[int, int]]:
 
 
 AREA_OUTSIDE_SQL = """
-    SELECT ST_Area(ST_Difference(a.g, ST_Buffer(ST_Union(c.geom), %(margin)s))),
-           bool_or(ST_Intersects(a.g, c.geom))
-    FROM territory_commune c CROSS JOIN (SELECT ST_GeomFromEWKB(%(area)s) AS g) a
-    WHERE c.id = ANY(%(communes)s)
-    GROUP BY a.g
+    SELECT ST_Area(ST_Difference(a.g, (
+               SELECT ST_Buffer(ST_Union(c.geom), %(margin)s) FROM territory_commune c
+               WHERE c.id = ANY(%(communes)s)))),
+           EXISTS (SELECT 1 FROM territory_commune c
+                   WHERE c.id = ANY(%(communes)s) AND ST_Intersects(a.g, c.geom))
+    FROM (SELECT ST_GeomFromEWKB(%(area)s) AS g) a
 """
 
 
 def area_outside_communes(area, commune_ids: set[int], *, margin_m: float) -> tuple[float, bool]:
     """How many square metres of ``area`` lie outside the communes widened by ``margin_m``, and
-    whether it touches them at all (computed in PostGIS; an empty set leaves it all outside)."""
-    if not commune_ids:
-        return area.area, False
+    whether it touches them at all (computed in PostGIS; with no commune, 0 and False: the
+    caller's "entirely outside")."""
     with connection.cursor() as cursor:
         cursor.execute(
             AREA_OUTSIDE_SQL,
@@ -308,6 +381,13 @@ class RuleConflict:
     second: str
     priority: int
     where: str
+
+
+@dataclass(frozen=True)
+class IdleRule:
+    name: str
+    organisation: str
+    reason: str
 
 
 def coverage_gaps() -> list[CoverageGap]:
@@ -343,10 +423,13 @@ def coverage_gaps() -> list[CoverageGap]:
 def rule_conflicts(today: dt.date | None = None) -> list[RuleConflict]:
     """Pairs of active rules of equal priority that can match the same report.
 
-    Two rules overlap when their category, domain and commune conditions share a value (an empty
-    condition matches everything), their areas intersect (no area means everywhere), and their
-    validity periods overlap. Distance conditions are not compared: two distance rules of equal
-    priority are listed, since their features may be anywhere.
+    Two rules compete only for the decisions of one organisation (``route_for`` keeps the rules
+    of the organisation holding the decision, and the operator's rules beyond competence): both
+    target that organisation's services, or one of them reaches beyond. They overlap when their
+    category, domain and commune conditions share a value (an empty condition matches
+    everything), their areas intersect (no area means everywhere), and their validity periods
+    overlap. Distance conditions are not compared: two distance rules of equal priority are
+    listed, since their features may be anywhere.
     """
     sql = """
         WITH r AS (
@@ -368,7 +451,11 @@ def rule_conflicts(today: dt.date | None = None) -> list[RuleConflict]:
                         round(ST_Area(ST_Intersection(a.geom, b.geom))::numeric) || ' m² en commun'
                     ELSE 'tout le territoire des deux règles' END
         FROM r a JOIN r b ON a.id < b.id AND a.priority = b.priority
-        WHERE (a.geom IS NULL OR b.geom IS NULL OR ST_Intersects(a.geom, b.geom))
+        JOIN organisations_service sa ON sa.id = a.target_service_id
+        JOIN organisations_service sb ON sb.id = b.target_service_id
+        WHERE (sa.organisation_id = sb.organisation_id OR a.beyond_competence
+               OR b.beyond_competence)
+          AND (a.geom IS NULL OR b.geom IS NULL OR ST_Intersects(a.geom, b.geom))
           AND (cardinality(a.doms) = 0 OR cardinality(b.doms) = 0 OR a.doms && b.doms)
           AND (cardinality(a.cats) = 0 OR cardinality(b.cats) = 0 OR a.cats && b.cats)
           AND (cardinality(a.comms) = 0 OR cardinality(b.comms) = 0 OR a.comms && b.comms)
@@ -379,3 +466,43 @@ def rule_conflicts(today: dt.date | None = None) -> list[RuleConflict]:
     with connection.cursor() as cursor:
         cursor.execute(sql, {"today": today or timezone.localdate()})
         return [RuleConflict(*row) for row in cursor.fetchall()]
+
+
+def rules_without_effect(today: dt.date | None = None) -> list[IdleRule]:
+    """Active rules that ``route_for`` discards, wholly or in part, and why: their target
+    service is inactive, or they name more than where their organisation is competent without
+    being the operator's (rules written before rules were bound to competences, migration
+    routing.0003, take nothing there since): the reason is what the write check says today.
+    Where their organisation owns equipment, such a rule still takes the reports on it."""
+    today = today or timezone.localdate()
+    rules = (
+        RoutingRule.objects.filter(is_active=True, beyond_competence=False)
+        .exclude(valid_until__lt=today)
+        .select_related("target_service__organisation")
+        .prefetch_related("categories", "domains", "communes")
+        .order_by("name", "pk")
+    )
+    owners = set(
+        Feature.objects.filter(owner_organisation__isnull=False)
+        .values_list("owner_organisation_id", flat=True)
+        .distinct()
+    )
+    idle = []
+    for rule in rules:
+        service = rule.target_service
+        organisation = service.organisation
+        if not service.is_active:
+            reasons = [_("Le service « %(service)s » est inactif.") % {"service": service.name}]
+        else:
+            errors = rule_scope_errors(
+                rule, rule.categories.all(), rule.domains.all(), rule.communes.all()
+            )
+            reasons = [message for messages in errors.values() for message in messages]
+            if reasons and organisation.pk in owners:
+                reasons.append(
+                    _("Elle s'applique encore aux signalements sur un équipement de %(org)s.")
+                    % {"org": organisation.name}
+                )
+        if reasons:
+            idle.append(IdleRule(rule.name, organisation.name, " ".join(reasons)))
+    return idle

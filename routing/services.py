@@ -61,11 +61,6 @@ def categories_load(*, path: Path = CATEGORIES_CSV) -> int:
     return len(rows)
 
 
-# A drawn area may overlap the border of the territory where its organisation is competent by
-# this much (hand-drawn areas follow streets that are the border).
-RULE_AREA_MARGIN_M = 25
-
-
 def rule_check(
     *,
     user,
@@ -76,16 +71,18 @@ def rule_check(
 ) -> None:
     """Refuse, field by field (ValidationError), a rule that ``user`` may not write.
 
-    Only the administrators of the target service's organisation write its rules, and those
-    rules only refine decisions inside the territory and the domains where that organisation is
-    competent: each commune, domain and category named, and the drawn area, must be some of
-    them. A rule reaching beyond (``beyond_competence``) is the platform operator's. Whatever
-    is saved, ``route_for`` applies a rule only to decisions its organisation already holds.
+    Only the administrators of the target service's organisation write its rules (the
+    operator's own rules, ``beyond_competence``, stay the operator's). An active rule must
+    stay where that organisation is competent (``selectors.rule_scope_errors``, which says
+    how closely); a rule reaching beyond is the platform operator's. A rule being deactivated
+    is not checked against its scope: it takes nothing, and a rule the check would now refuse
+    (written before it existed) must be possible to switch off. Whatever is saved, ``route_for``
+    applies a rule only to decisions its organisation already holds.
     """
     _check_author(user, rule)
-    if rule.beyond_competence:
+    if rule.beyond_competence or not rule.is_active:
         return
-    errors = _scope_errors(rule, list(categories), list(domains), list(communes))
+    errors = selectors.rule_scope_errors(rule, categories, domains, communes)
     if errors:
         raise ValidationError(errors)
 
@@ -110,57 +107,6 @@ def _check_author(user, rule: RoutingRule) -> None:
     raise ValidationError({"target_service": message})
 
 
-def _scope_errors(rule, categories, domains, communes) -> dict[str, list[str]]:
-    organisation = rule.target_service.organisation
-    pairs = selectors.competence_pairs(organisation.pk)
-    domain_ids = {d.pk for d in domains} | {c.domain_id for c in categories}
-    commune_ids = {c.pk for c in communes}
-    # Where the rule can apply: the organisation's (commune, domain) pairs that it names.
-    scope = {
-        (c, d)
-        for c, d in pairs
-        if (not commune_ids or c in commune_ids) and (not domain_ids or d in domain_ids)
-    }
-    names = {"org": organisation.name}
-    errors: dict[str, list[str]] = {}
-    for field, domain in [("domains", d) for d in domains] + [
-        ("categories", c.domain) for c in categories
-    ]:
-        if not any(d == domain.pk for _c, d in scope):
-            errors.setdefault(field, []).append(
-                _("%(org)s n'est pas compétente pour « %(domain)s » là où la règle s'applique.")
-                % {**names, "domain": domain.name}
-            )
-    for commune in communes:
-        if not any(c == commune.pk for c, _d in scope):
-            errors.setdefault("communes", []).append(
-                _("%(org)s n'est compétente à %(commune)s pour aucun domaine de la règle.")
-                % {**names, "commune": commune.name}
-            )
-    if not errors and not scope:
-        errors["target_service"] = [
-            _("%(org)s n'est compétente nulle part pour ce que la règle désigne.") % names
-        ]
-    if not errors and rule.geom is not None:
-        outside, touches = selectors.area_outside_communes(
-            rule.geom, {c for c, _d in scope}, margin_m=RULE_AREA_MARGIN_M
-        )
-        if not touches:
-            errors["geom"] = [
-                _("La zone est entièrement hors du territoire où %(org)s est compétente.") % names
-            ]
-        elif outside > 0:
-            area = f"{outside:,.0f}".replace(",", "\u202f")
-            errors["geom"] = [
-                _(
-                    "La zone déborde de %(area)s m² hors du territoire où %(org)s est "
-                    "compétente : limitez-la à ce territoire."
-                )
-                % {**names, "area": area}
-            ]
-    return errors
-
-
 @transaction.atomic
 def rule_save(
     *,
@@ -171,7 +117,8 @@ def rule_save(
     communes: Iterable[Commune] = (),
 ) -> RoutingRule:
     """Check (``rule_check``, then the model's own checks) and store a routing rule with its
-    conditions. The admin form runs the same check before saving."""
+    conditions: the one write path, the admin's included (its form also runs ``rule_check``
+    to show the errors beside the fields)."""
     categories, domains, communes = list(categories), list(domains), list(communes)
     rule_check(user=user, rule=rule, categories=categories, domains=domains, communes=communes)
     rule.full_clean()

@@ -186,3 +186,63 @@ def test_an_operator_rule_is_read_only_for_administrators(client, carvin, demo):
     response = client.post(url, {"name": "x", "priority": 1, "target_service": carvin.lighting.pk})
     assert response.status_code == 403
     assert RoutingRule.objects.get().name == "Tout pour nous"
+
+
+@pytest.fixture
+def legacy_rule(carvin, categories):
+    """A Carvin rule naming Libercourt, as could be written before rules were bound to
+    competences (routing.0003): stored without the check."""
+    rule = _capture_rule(carvin.lighting)
+    rule.save()
+    rule.communes.add(Commune.objects.get(insee="62907"))
+    return rule
+
+
+def test_a_rule_beyond_its_scope_can_be_deactivated_by_its_administrator(carvin, legacy_rule):
+    legacy_rule.priority = 1
+    with pytest.raises(ValidationError):  # active, it must be within the scope
+        rule_save(user=carvin.admin, rule=legacy_rule, communes=legacy_rule.communes.all())
+    legacy_rule.is_active = False
+    rule_save(user=carvin.admin, rule=legacy_rule, communes=legacy_rule.communes.all())
+    legacy_rule.refresh_from_db()
+    assert legacy_rule.is_active is False and legacy_rule.priority == 1
+
+
+def test_only_its_organisation_deactivates_a_rule(carvin, legacy_rule, demo):
+    legacy_rule.is_active = False
+    with pytest.raises(ValidationError) as refused:
+        rule_save(user=demo.lib_admin, rule=legacy_rule)
+    assert "target_service" in refused.value.message_dict
+
+
+def test_the_admin_deactivates_a_rule_beyond_its_scope_through_the_service(
+    client, carvin, legacy_rule
+):
+    client.force_login(carvin.admin)
+    libercourt = Commune.objects.get(insee="62907")
+    url = f"/admin/routing/routingrule/{legacy_rule.pk}/change/"
+    data = {"name": legacy_rule.name, "priority": 5, "target_service": carvin.lighting.pk}
+    refused = client.post(url, {**data, "is_active": "on", "communes": [libercourt.pk]})
+    assert refused.status_code == 200 and "est compétente à Libercourt" in refused.content.decode()
+    response = client.post(url, {**data, "communes": [libercourt.pk]})  # the box unticked
+    assert response.status_code == 302
+    legacy_rule.refresh_from_db()
+    assert legacy_rule.is_active is False and legacy_rule.priority == 5
+    assert list(legacy_rule.communes.all()) == [libercourt]  # its conditions, kept
+
+
+def test_the_admin_saves_a_rule_and_its_conditions_in_one_checked_write(client, carvin, categories):
+    """The admin's save is the service's (rule_save): rule and conditions stored together."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(carvin.admin)
+    carvin_commune = Commune.objects.get(insee="62215")
+    with CaptureQueriesContext(connection) as queries:
+        response = _admin_post(client, carvin.lighting, communes=[carvin_commune.pk])
+    assert response.status_code == 302
+    rule = RoutingRule.objects.get()
+    assert list(rule.communes.all()) == [carvin_commune]
+    # the check ran twice (the form's, for its errors, then the service's before writing)
+    competences = [q for q in queries.captured_queries if "organisations_competence" in q["sql"]]
+    assert len(competences) == 2

@@ -87,3 +87,41 @@ def test_coverage_page(client, demo, catalogue):
     client.force_login(demo.lib_admin)
     page = client.get("/intranet/aiguillage/couverture/").content.decode()
     assert "Aucun trou" in page and "Aucun conflit" in page
+    assert "Toutes les règles actives s'appliquent." in page
+
+
+def test_rules_of_different_organisations_never_conflict(demo, catalogue):
+    """route_for keeps only the rules of the organisation that holds the decision: a rule of
+    Libercourt and one of the CAHC cannot compete, unless one reaches beyond competence."""
+    libercourt = RoutingRule.objects.create(
+        name="Libercourt", priority=10, target_service=demo.voirie
+    )
+    cahc = RoutingRule.objects.create(name="CAHC", priority=10, target_service=demo.dechets)
+    assert rule_conflicts() == []
+    cahc.beyond_competence = True  # the operator's rule: it competes with every organisation's
+    cahc.save(update_fields=["beyond_competence"])
+    assert [(c.first, c.second) for c in rule_conflicts()] == [(libercourt.name, cahc.name)]
+
+
+def test_the_coverage_check_lists_the_rules_without_effect(client, demo, catalogue):
+    """Rules written before rules were bound to competences (routing.0003) may name what their
+    organisation is not competent for: route_for discards them there, the page says so."""
+    from organisations.models import Domain
+    from routing.selectors import rules_without_effect
+
+    lighting = Domain.objects.get(slug="eclairage-public")
+    legacy = RoutingRule.objects.create(
+        name="Éclairage par la CAHC", priority=10, target_service=demo.dechets
+    )
+    legacy.domains.add(lighting)
+    fine = RoutingRule.objects.create(name="Voirie", priority=10, target_service=demo.voirie)
+    fine.domains.add(demo.voirie.domains.first())
+    idle = rules_without_effect()
+    assert [(r.name, r.organisation) for r in idle] == [(legacy.name, demo.cahc.name)]
+    assert "n'est pas compétente pour « Éclairage public »" in idle[0].reason
+    client.force_login(demo.lib_admin)
+    page = client.get("/intranet/aiguillage/couverture/").content.decode()
+    assert "Règles sans effet" in page and "Éclairage par la CAHC" in page
+    legacy.is_active = False
+    legacy.save(update_fields=["is_active"])
+    assert rules_without_effect() == []
