@@ -1,8 +1,8 @@
 """Peak memory and time of the exports on many reports (issue 13, item 10).
 
-Against a database of its own, migrated, with the territory (a copy of a test database does:
-``createdb -T test_grc_h7 grc_export_bench``; ``fill`` adds the demo data), never the
-development one:
+Against a database of its own, migrated, with the territory (a copy of a test database left by
+``pytest --reuse-db`` does: ``createdb -T <that test database> grc_export_bench``; ``fill``
+adds the demo data), never the development one:
 
     export DATABASE_URL=postgis://postgres@127.0.0.1:5432/grc_export_bench
     .venv/bin/python bench/export_memory.py fill 100000      # reports generated in SQL
@@ -10,23 +10,19 @@ development one:
 
 MODE: ``baseline`` (Django set up, the query run, nothing written), ``csv``, ``geojson``,
 ``xlsx``, ``gpkg`` (the staff export's writers, all rows, superuser's view), ``open-data`` (the
-task's build of the four files), and ``old-xlsx``, ``old-gpkg`` (the builders before the change,
-read from git at OLD_COMMIT, which held the whole file, or every row, in memory). Each mode
-prints its rows, seconds and the size written.
+task's build of the four files from one reading). Each mode prints its rows, seconds and the
+size written.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OLD_COMMIT = "acf9997"  # before issue 13's item 10
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
@@ -63,34 +59,22 @@ def setup() -> None:
 
 
 def fill(n: int) -> None:
+    from django.conf import settings
     from django.db import connection
 
     from core.demo import demo_data_load
+    from tracking.services import public_positions_rebuild
 
     demo_data_load(with_layers=False)  # services, categories and roles
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")  # no stats triggers: a bench
         cursor.execute(FILL_SQL, {"n": n})
         cursor.execute("SET session_replication_role = DEFAULT")
+    public_positions_rebuild(grid=settings.GRC_PUBLIC_PRECISION_M)  # the triggers were off
+    with connection.cursor() as cursor:
         cursor.execute("ANALYZE tracking_citizenrequest")
         cursor.execute("SELECT count(*) FROM reports_report")
         print("reports:", cursor.fetchone()[0])
-
-
-def _old_exports():
-    source = subprocess.run(
-        ["git", "show", f"{OLD_COMMIT}:stats/exports.py"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / "old_exports.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("old_exports", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(mode: str) -> None:
@@ -109,15 +93,6 @@ def run(mode: str) -> None:
         open_data.open_data_build(force=True)
         rows = open_data.current("csv").rows
         size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-    elif mode.startswith("old-"):
-        old = _old_exports()
-        data = old.export_rows(old.reports_for(Q()), private=Q())
-        if mode == "old-xlsx":
-            size = len(old.xlsx_bytes(data, cols))
-        else:
-            path = old.gpkg_path(data, cols)
-            size = path.stat().st_size
-        rows = -1
     else:
         data = exports.export_rows(exports.reports_for(Q()), private=Q())
         if mode == "baseline":

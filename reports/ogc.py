@@ -2,8 +2,9 @@
 
 Registered in ReportsConfig.ready() with gis_layers.collections (which never imports reports).
 Hidden and held reports never appear; no name, email, phone, description or photo. The geometry
-is the public point (reports.positions): snapped to the public grid, null for a category about a
-home, which a bbox then never matches; the bbox is tested on the public point, not the exact one.
+is the stored public point (reports.positions): snapped to the public grid, null for a category
+about a home, which a bbox then never matches; the bbox is tested on the public point (its GiST
+index), not the exact one.
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from django.db import connection
 from gis_layers.collections import ExtraCollection
 from gis_layers.selectors import BBox, ItemsPage
 
-from .positions import sql_params
-
 COLLECTION_ID = "signalements"
 
 _FEATURE = """json_build_object(
     'type', 'Feature', 'id', c.reference,
-    'geometry', ST_AsGeoJSON(ST_Transform(
-        grc_public_location(c.location, k.public_position, %(public_grid)s::float8), 4326), 6
-    )::json,
+    'geometry', ST_AsGeoJSON(ST_Transform(c.public_location, 4326), 6)::json,
     'properties', json_build_object(
         'reference', c.reference, 'category', k.slug, 'category_name', k.name,
         'status', c.status,
@@ -29,8 +26,6 @@ _FEATURE = """json_build_object(
         'closed_at', to_char(c.closed_at AT TIME ZONE 'Europe/Paris', 'YYYY-MM-DD'),
         'commune', t.name, 'service', s.name))::text"""
 
-# The GiST index finds the candidates near the bbox (a grid step around it), the public point
-# decides.
 _FROM = """
     FROM tracking_citizenrequest c
     JOIN reports_report r ON r.citizenrequest_ptr_id = c.id
@@ -40,10 +35,7 @@ _FROM = """
     CROSS JOIN LATERAL (SELECT ST_Transform(ST_MakeEnvelope(
         %(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326), 2154) AS g) env
     WHERE NOT r.is_hidden AND c.location IS NOT NULL
-      AND (%(minx)s::float IS NULL OR (c.location && ST_Expand(env.g, %(public_grid)s::float8)
-           AND ST_Intersects(
-               grc_public_location(c.location, k.public_position, %(public_grid)s::float8),
-               env.g)))
+      AND (%(minx)s::float IS NULL OR ST_Intersects(c.public_location, env.g))
 """
 
 _PAGE_SQL = (
@@ -60,9 +52,8 @@ _ITEM_SQL = "SELECT " + _FEATURE + _FROM + " AND c.reference = %(reference)s"
 
 def _params(bbox: BBox | None) -> dict:
     if bbox is None:
-        return {"minx": None, "miny": None, "maxx": None, "maxy": None, **sql_params()}
-    corners = {"minx": bbox.minx, "miny": bbox.miny, "maxx": bbox.maxx, "maxy": bbox.maxy}
-    return {**corners, **sql_params()}
+        return {"minx": None, "miny": None, "maxx": None, "maxy": None}
+    return {"minx": bbox.minx, "miny": bbox.miny, "maxx": bbox.maxx, "maxy": bbox.maxy}
 
 
 def report_items(bbox: BBox | None, limit: int, offset: int) -> ItemsPage:

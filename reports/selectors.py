@@ -18,7 +18,7 @@ from tracking.filters import RequestFilters
 from tracking.models import Event
 
 from .models import Photo, Report
-from .positions import PublicLocation, sql_params
+from .positions import shows_place
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,12 @@ class ReportView:
 
 
 def report_by_reference(reference: str) -> Report | None:
-    """A report with what its pages need, and its public point (``public_location``)."""
+    """A report with what its pages need."""
     return (
         Report.objects.select_related(
             "category", "category__domain", "service", "service__organisation", "commune"
         )
         .prefetch_related("photos")
-        .annotate(public_location=PublicLocation())
         .filter(reference=reference)
         .first()
     )
@@ -63,7 +62,7 @@ def photo_links(
     """Links to a report's photos and thumbnails (the photo itself until its thumbnail is made).
     The photos of a report hidden from the public (or of a category about a home) carry the
     reader's key, so that its author still sees them on the page their key opens."""
-    hidden = report.is_hidden or not (report.category is None or report.category.place_is_public)
+    hidden = report.is_hidden or not shows_place(report, may_see_private=False)
     suffix = f"?cle={access_key}" if access_key and hidden else ""
     links = []
     for photo in report.photos.all():
@@ -81,13 +80,6 @@ def photo_links(
     return links
 
 
-def shows_place(report: Report, *, may_see_private: bool) -> bool:
-    """Whether this reader sees where the report is told in words and pictures (address,
-    equipment, description, photos): always those who may see its private data; the public
-    unless its category is about a home (``Category.place_is_public``)."""
-    return may_see_private or report.category is None or report.category.place_is_public
-
-
 def report_access(report: Report, *, user: Any, access_key: str = "") -> tuple[bool, bool] | None:
     """(may see private data, handles it) for this reader, or None if they may not see it."""
     is_handler = permissions.can_act_on_request(user, report)
@@ -101,17 +93,21 @@ def report_access(report: Report, *, user: Any, access_key: str = "") -> tuple[b
 
 def report_version(report: Report, *, view: str) -> str:
     """A tag that changes whenever what a reader sees of the report changes (status, a new
-    timeline line, a photo hidden or shown): the live page polls it with If-None-Match."""
+    timeline line, a photo hidden or shown, its category's place made public or not): the
+    live page polls it with If-None-Match."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT max(id) FROM tracking_event WHERE request_id = %(id)s), "
             "(SELECT count(*) FILTER (WHERE NOT is_hidden) FROM reports_photo "
             " WHERE report_id = %(id)s), "
-            "(SELECT updated_at FROM tracking_citizenrequest WHERE id = %(id)s)",
+            "c.updated_at, k.public_position "
+            "FROM tracking_citizenrequest c LEFT JOIN routing_category k ON k.id = c.category_id "
+            "WHERE c.id = %(id)s",
             {"id": report.pk},
         )
-        last_event, photos, updated = cursor.fetchone()
-    raw = f"{report.pk}:{last_event}:{photos}:{updated.timestamp() if updated else 0}:{view}"
+        last_event, photos, updated, position = cursor.fetchone() or (None, 0, None, None)
+    stamp = updated.timestamp() if updated else 0
+    raw = f"{report.pk}:{last_event}:{photos}:{stamp}:{position}:{view}"
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:24] + '"'
 
 
@@ -153,7 +149,6 @@ def reports_of(user: Any, *, limit: int = 200) -> list[Report]:
     return list(
         Report.objects.filter(author=user)
         .select_related("category", "service__organisation", "commune", "author")
-        .annotate(public_location=PublicLocation())
         .defer("commune__geom")
         .prefetch_related("events", "photos")
         .order_by("-created_at")[:limit]
@@ -261,37 +256,30 @@ def open_reports_near(
 
     Anybody may ask this for any point: the radius and the distance shown are measured from
     the reports' public points (reports.positions), and a category about a home offers none
-    (each home's problem is its own; listing them would tell where neighbours live)."""
+    (each home's problem is its own; listing them would tell where neighbours live; its
+    reports have no public point, and ``services.report_me_too`` refuses them)."""
     from tracking.models import OPEN_STATUSES
 
     if not category.place_is_public:
         return []
     sql = """
         WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 2154) AS g)
-        SELECT reference, created_at, status, equipment_label, address_label,
-               round(ST_Distance(public, g)::numeric, 0), me_too
-        FROM (
-            SELECT c.reference, c.created_at, c.status, r.equipment_label, r.address_label,
-                   r.equipment_id, p.g,
-                   grc_public_location(c.location, k.public_position, %(public_grid)s::float8)
-                   AS public,
-                   (SELECT count(*) FROM tracking_follower f
-                    WHERE f.request_id = c.id AND f.is_me_too) AS me_too
-            FROM reports_report r
-            JOIN tracking_citizenrequest c ON c.id = r.citizenrequest_ptr_id
-            JOIN routing_category k ON k.id = c.category_id
-            CROSS JOIN p
-            WHERE c.category_id = %(category)s AND c.status = ANY(%(open)s) AND NOT r.is_hidden
-              AND (ST_DWithin(c.location, p.g, %(radius)s + %(public_grid)s::float8)
-                   OR (%(equipment)s::bigint IS NOT NULL AND r.equipment_id = %(equipment)s))
-        ) near
-        WHERE ST_DWithin(public, g, %(radius)s)
-           OR (%(equipment)s::bigint IS NOT NULL AND equipment_id = %(equipment)s)
-        ORDER BY (equipment_id IS NOT DISTINCT FROM %(equipment)s) DESC, public <-> g, reference
+        SELECT c.reference, c.created_at, c.status, r.equipment_label, r.address_label,
+               round(ST_Distance(c.public_location, p.g)::numeric, 0),
+               (SELECT count(*) FROM tracking_follower f
+                WHERE f.request_id = c.id AND f.is_me_too)
+        FROM reports_report r
+        JOIN tracking_citizenrequest c ON c.id = r.citizenrequest_ptr_id
+        CROSS JOIN p
+        WHERE c.category_id = %(category)s AND c.status = ANY(%(open)s) AND NOT r.is_hidden
+          AND c.public_location IS NOT NULL
+          AND (ST_DWithin(c.public_location, p.g, %(radius)s)
+               OR (%(equipment)s::bigint IS NOT NULL AND r.equipment_id = %(equipment)s))
+        ORDER BY (r.equipment_id IS NOT DISTINCT FROM %(equipment)s) DESC,
+                 c.public_location <-> p.g, c.reference
         LIMIT %(limit)s
     """
     params = {
-        **sql_params(),
         "lon": lon,
         "lat": lat,
         "category": category.pk,
@@ -322,31 +310,25 @@ CLUSTER_BELOW_ZOOM = 16  # from this zoom on, each report is its own point
 CLUSTER_PIXELS = 60  # a cluster gathers what falls in a cell of this many screen pixels
 
 
-# Reports are placed (and the viewport tested) by their public points (reports.positions): the
-# GiST index finds the candidates within a grid step of the viewport; a category about a home
-# has no public point, so it is neither a point nor counted in any cluster.
+# Reports are placed (and the viewport tested) by their stored public points
+# (reports.positions), through their GiST index; a category about a home has no public point,
+# so it is neither a point nor counted in any cluster.
 _MAP_SQL = """
     WITH env AS (
         SELECT ST_Transform(
             ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326), 2154) AS g
-    ), candidates AS (
+    ), hits AS (
         SELECT c.reference, c.status, c.created_at, k.slug AS category, k.name AS category_name,
-               grc_public_location(c.location, k.public_position, %(public_grid)s::float8)
-               AS public, env.g AS env
+               ST_Transform(c.public_location, 3857) AS g
         FROM tracking_citizenrequest c
         JOIN reports_report r ON r.citizenrequest_ptr_id = c.id
         JOIN routing_category k ON k.id = c.category_id
         CROSS JOIN env
-        WHERE NOT r.is_hidden AND c.location && ST_Expand(env.g, %(public_grid)s::float8)
+        WHERE NOT r.is_hidden AND ST_Intersects(c.public_location, env.g)
           AND (cardinality(%(categories)s::text[]) = 0 OR k.slug = ANY(%(categories)s))
           AND (cardinality(%(statuses)s::text[]) = 0 OR c.status = ANY(%(statuses)s))
           AND (%(start)s::timestamptz IS NULL OR c.created_at >= %(start)s::timestamptz)
           AND (%(end)s::timestamptz IS NULL OR c.created_at < %(end)s::timestamptz)
-    ), hits AS (
-        SELECT reference, status, created_at, category, category_name,
-               ST_Transform(public, 3857) AS g
-        FROM candidates
-        WHERE ST_Intersects(public, env)
     ), cells AS (
         SELECT count(*) AS n,
                CASE WHEN count(*) = 1 THEN min(reference) END AS reference,
@@ -393,7 +375,6 @@ def reports_map(bbox, *, zoom: int, filters: RequestFilters) -> tuple[int, int, 
         "end": filters.bounds()[1],
         "cell": cell,
         "limit": MAP_MAX_FEATURES,
-        **sql_params(),
     }
     with connection.cursor() as cursor:
         cursor.execute(_MAP_SQL, params)

@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -58,8 +59,8 @@ def _validate_text(description: str) -> str:
             {
                 "description": _("La description dépasse %(max)s caractères (%(n)s).")
                 % {
-                    "max": f"{DESCRIPTION_MAX:,}".replace(",", "\u202f"),
-                    "n": f"{len(description):,}".replace(",", "\u202f"),
+                    "max": number_format(DESCRIPTION_MAX, force_grouping=True),
+                    "n": number_format(len(description), force_grouping=True),
                 }
             }
         )
@@ -398,7 +399,13 @@ BANNED_MESSAGE = gettext_noop(
 @transaction.atomic
 def report_me_too(report: Report, *, email: str = "", user: Any = None) -> bool:
     """A citizen has the same problem: they follow the report instead of filing it again, and
-    are told of every step. Returns False if that address already followed it."""
+    are told of every step. Returns False if that address already followed it. Not for a
+    category about a home: each home's problem is its own (and a stranger following it would
+    be told of someone's home)."""
+    if report.category is not None and not report.category.place_is_public:
+        raise ValidationError(
+            _("Ce problème concerne un domicile : déposez votre propre signalement.")
+        )
     address = (user.email if user is not None else email or "").strip().lower()
     if not address:
         raise ValidationError(

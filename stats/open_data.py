@@ -1,12 +1,13 @@
 """The open data of the reports: files built by a Celery task, served as they are.
 
 No request builds anything: the beat asks every hour (``stats.open_data_build``), and the task
-writes the four files (CSV, XLSX, GeoJSON, GeoPackage) to GRC_OPEN_DATA_DIR only when the public
-reports changed since the last build (a fingerprint of their rows) or the files are older than
-GRC_OPEN_DATA_MAX_AGE_S (names of categories and services). They come from one snapshot
-(REPEATABLE READ), each read through a server-side cursor and written straight to a file, under
-a statement timeout and the task's time limits; they replace the old ones atomically, the
-manifest last. Until the first build the view answers 503 with Retry-After and asks for one.
+writes the four files (CSV, XLSX, GeoJSON, GeoPackage) to GRC_OPEN_DATA_DIR only when what they
+show changed since the last build (a fingerprint of the public reports' rows and of the names
+they carry) or the files are older than GRC_OPEN_DATA_MAX_AGE_S. They come from one snapshot
+(REPEATABLE READ) and one reading of the rows through a server-side cursor, each row written to
+the four files as it comes, under a statement timeout and the task's time limits; they replace
+the old ones atomically, the manifest last. Until the first build the view answers 503 with
+Retry-After and asks for one.
 """
 
 from __future__ import annotations
@@ -33,19 +34,33 @@ logger = logging.getLogger(__name__)
 
 STEM = "signalements"
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2  # bump when the files' columns or content change: forces a rebuild
+FORMAT_VERSION = 3  # bump when the files' columns or content change: forces a rebuild
 _LOCK = 7_245_301  # pg advisory lock: one build at a time, whichever worker runs it
 
-# What the files hold, summed up: a change in any public report (created, edited, hidden,
-# deleted, its category's public position) changes it.
+# What the files show, summed up: the public reports' rows, each by the columns the files hold
+# (its public point among them: a category made hidden or a new grid changes it), added up in
+# any order (the sum of each row's 60-bit hash: no sort, no spill), and the names those columns
+# carry (categories, domains, communes, organisations, services: small tables). A report
+# created, changed, hidden or deleted, or a name changed, changes it.
 _FINGERPRINT_SQL = """
-    SELECT count(*), md5(COALESCE(string_agg(
-        concat_ws(':', c.id, c.updated_at, c.status, c.closed_at, c.service_id,
-                  c.commune_id, c.category_id, k.public_position),
-        ',' ORDER BY c.id), ''))
+    SELECT count(*),
+           COALESCE(sum(('x' || left(md5(concat_ws('|', c.reference, c.channel, c.status,
+               c.created_at, c.closed_at, c.due_at, c.category_id, c.commune_id,
+               c.organisation_id, c.service_id, c.public_location::text)), 15))::bit(60)::bigint),
+               0)::text
+           || ':' || md5(concat_ws('|',
+               (SELECT string_agg(concat_ws(':', id, name, domain_id), ',' ORDER BY id)
+                FROM routing_category),
+               (SELECT string_agg(concat_ws(':', id, name), ',' ORDER BY id)
+                FROM organisations_domain),
+               (SELECT string_agg(concat_ws(':', id, name, insee), ',' ORDER BY id)
+                FROM territory_commune),
+               (SELECT string_agg(concat_ws(':', id, name), ',' ORDER BY id)
+                FROM organisations_organisation),
+               (SELECT string_agg(concat_ws(':', id, name), ',' ORDER BY id)
+                FROM organisations_service)))
     FROM tracking_citizenrequest c
     JOIN reports_report r ON r.citizenrequest_ptr_id = c.id
-    LEFT JOIN routing_category k ON k.id = c.category_id
     WHERE NOT r.is_hidden AND NOT r.moderation_pending
 """
 
@@ -93,8 +108,7 @@ def _fingerprint() -> tuple[int, str]:
     with connection.cursor() as cursor:
         cursor.execute(_FINGERPRINT_SQL)
         rows, digest = cursor.fetchone()
-    extra = f"{FORMAT_VERSION}:{settings.GRC_PUBLIC_PRECISION_M}"
-    return rows, hashlib.sha256(f"{digest}:{extra}".encode()).hexdigest()[:32]
+    return rows, hashlib.sha256(f"{digest}:{FORMAT_VERSION}".encode()).hexdigest()[:32]
 
 
 def _fresh(manifest: dict | None, fingerprint: str) -> bool:
@@ -123,14 +137,12 @@ def open_data_build(*, force: bool = False) -> bool:
             return False
         work = Path(tempfile.mkdtemp(prefix=".build-", dir=target))
         try:
-            files = {}
-            cols = exports.columns(open_data=True)
-            for fmt in exports.CONTENT_TYPES:
-                data = exports.export_rows(
-                    exports.reports_for_open_data(), private=None, open_data=True
-                )
-                exports.write_file(fmt, data, cols, work / f"{STEM}.{fmt}")
-                files[fmt] = f"{fingerprint[:16]}-{fmt}"
+            data = exports.export_rows(
+                exports.reports_for_open_data(), private=None, open_data=True
+            )
+            paths = {fmt: work / f"{STEM}.{fmt}" for fmt in exports.CONTENT_TYPES}
+            rows = exports.write_files(data, exports.columns(open_data=True), paths)
+            files = {fmt: f"{fingerprint[:16]}-{fmt}" for fmt in paths}
             manifest = {
                 "fingerprint": fingerprint,
                 "built_at": timezone.now().isoformat(),

@@ -356,7 +356,8 @@ AGGREGATE_CELLS = (
 )
 
 # From the points, for fine cells or combined filters (the GiST index narrows to the viewport).
-# The public's cells leave out the categories about a home, as the aggregates do (stats.0006).
+# The public's cells leave out the reports without a public point (a category about a home), as
+# the aggregates do (stats.0006).
 POINT_CELLS = (
     """, cells AS (
     SELECT floor(ST_X(c.location) / %(size)s)::int AS ix,
@@ -365,7 +366,7 @@ POINT_CELLS = (
     + """
     FROM tracking_citizenrequest c, b
     WHERE c.location && b.g
-      AND (NOT %(public)s OR stats_position_public(c.category_id))"""
+      AND (NOT %(public)s OR c.public_location IS NOT NULL)"""
     + _REQUEST_PREDICATES
     + """
     GROUP BY 1, 2

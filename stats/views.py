@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.db import OperationalError, transaction
 from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import condition
@@ -33,23 +35,27 @@ FORMATS = exports.CONTENT_TYPES
 
 
 class ExportRefused(Exception):
-    """An export that would not end in time: too many rows, or its query cancelled."""
+    """An export that would not end in time: too many rows, or past its deadline."""
 
 
 def _file(queryset, *, private, cols, fmt: str, stem: str) -> HttpResponse:
     """A staff export: CSV and GeoJSON streamed from a server-side cursor as they are written
-    (constant memory), XLSX and GeoPackage written to a temporary file then sent from it. Each
-    reads under GRC_EXPORT_STATEMENT_TIMEOUT_S and at most GRC_EXPORT_MAX_ROWS rows (files:
-    GRC_EXPORT_FILE_MAX_ROWS), else ExportRefused with the reason."""
+    (constant memory), XLSX and GeoPackage written to a temporary file then sent from it. At
+    most GRC_EXPORT_MAX_ROWS rows (files: GRC_EXPORT_FILE_MAX_ROWS), all of it within
+    GRC_EXPORT_DEADLINE_S from now (each statement also within GRC_EXPORT_STATEMENT_TIMEOUT_S),
+    else ExportRefused with the reason; a streamed export that passes the deadline once sent
+    is cut off (exports.ExportTooLong), an incomplete download rather than a truncated file."""
+    budget = settings.GRC_EXPORT_DEADLINE_S
+    deadline = time.monotonic() + budget
     seconds = settings.GRC_EXPORT_STATEMENT_TIMEOUT_S
     streamed = fmt in exports.STREAMED
     cap = settings.GRC_EXPORT_MAX_ROWS if streamed else settings.GRC_EXPORT_FILE_MAX_ROWS
     try:
         with transaction.atomic():
-            exports.statement_timeout(seconds)
+            exports.statement_timeout(min(seconds, budget))
             count = queryset.count()
     except OperationalError:
-        raise ExportRefused(_too_slow(seconds)) from None
+        raise ExportRefused(_too_slow(budget)) from None
     if count > cap:
         values = {"count": _number(count), "max": _number(cap), "format": fmt.upper()}
         if count <= settings.GRC_EXPORT_MAX_ROWS:  # a streamed format would take them
@@ -63,7 +69,9 @@ def _file(queryset, *, private, cols, fmt: str, stem: str) -> HttpResponse:
                 "Resserrez les filtres (période, service, problème…)."
             )
         raise ExportRefused(message % values)
-    rows = exports.bounded(exports.export_rows(queryset, private=private), seconds=seconds)
+    rows = exports.bounded(
+        exports.export_rows(queryset, private=private), seconds=seconds, deadline=deadline
+    )
     name = f"{stem}-{timezone.localdate():%Y-%m-%d}.{fmt}"
     if streamed:
         chunks = (
@@ -77,8 +85,8 @@ def _file(queryset, *, private, cols, fmt: str, stem: str) -> HttpResponse:
             path = work / name
             exports.write_file(fmt, rows, cols, path)
             handle = path.open("rb")  # the open handle keeps the data once the file is gone
-        except OperationalError:
-            raise ExportRefused(_too_slow(seconds)) from None
+        except (OperationalError, exports.ExportTooLong):
+            raise ExportRefused(_too_slow(budget)) from None
         finally:
             shutil.rmtree(work, ignore_errors=True)
         response = FileResponse(
@@ -95,7 +103,7 @@ def _too_slow(seconds: int) -> str:
 
 
 def _number(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
+    return number_format(n, force_grouping=True)
 
 
 @login_required

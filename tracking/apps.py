@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class TrackingConfig(AppConfig):
     name = "tracking"
     verbose_name = _("Suivi des demandes")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

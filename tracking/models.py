@@ -82,6 +82,16 @@ class CitizenRequest(models.Model):
     location = models.PointField(
         _("emplacement"), srid=settings.GRC_STORAGE_SRID, null=True, blank=True
     )
+    # Where the public sees the request (reports.positions): ``location`` snapped to the public
+    # grid, NULL for a category about a home. Written by the database only (the triggers of
+    # migration tracking.0005), so that every public query reads one plain, indexed column.
+    public_location = models.PointField(
+        _("emplacement public"),
+        srid=settings.GRC_STORAGE_SRID,
+        null=True,
+        blank=True,
+        editable=False,
+    )
     commune = models.ForeignKey(
         "territory.Commune",
         on_delete=models.PROTECT,

@@ -387,3 +387,39 @@ def email_is_banned(email: str) -> bool:
     if "@" not in email:
         return False
     return BannedEmail.objects.filter(pattern__in=[email, "@" + email.split("@", 1)[1]]).exists()
+
+
+def public_grid_stored() -> float | None:
+    """The grid (metres) the stored public points were computed on (reports.positions): the
+    row of tracking_public_grid, None before migration tracking.0005."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('tracking_public_grid') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute("SELECT grid FROM tracking_public_grid")
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@transaction.atomic
+def public_positions_rebuild(*, grid: float) -> int:
+    """Make ``grid`` the public grid and recompute every request's public point on it (when
+    GRC_PUBLIC_PRECISION_M changed, or after a bulk load with the triggers off); returns the
+    requests with a point. Writes to the requests wait until it commits (reads go on), so
+    none is stored on the old grid in between."""
+    if not grid > 0:
+        raise ValueError(f"The public grid must be positive, not {grid!r}.")
+    with connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE tracking_citizenrequest IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(
+            "INSERT INTO tracking_public_grid (grid) VALUES (%s) "
+            "ON CONFLICT (only_row) DO UPDATE SET grid = EXCLUDED.grid",
+            [float(grid)],
+        )
+        # The row trigger recomputes whatever is written here (tracking.0005).
+        cursor.execute(
+            "UPDATE tracking_citizenrequest "
+            "SET public_location = tracking_public_location(location, category_id) "
+            "WHERE location IS NOT NULL OR public_location IS NOT NULL"
+        )
+        return cursor.rowcount

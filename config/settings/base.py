@@ -131,6 +131,10 @@ DATABASES["default"]["OPTIONS"] = {
     # Django's own cursors bind on the client and never prepare; core.db.bound_cursor() binds
     # on the server, and psycopg prepares a statement after this many runs on a connection.
     "prepare_threshold": 5,
+    # No JIT compilation: PostGIS functions declare high costs, so a map or heatmap over a few
+    # thousand rows crosses jit_above_cost and spends ~1 s compiling what runs in 0.3 s
+    # (bench/public_positions.py, 1M reports); nothing measured here ran faster with it.
+    "options": "-c jit=off",
 }
 if DB_POOL:
     DATABASES["default"]["OPTIONS"]["pool"] = {
@@ -429,9 +433,12 @@ GRC_OPEN_DATA_STATEMENT_TIMEOUT_S = 300
 GRC_OPEN_DATA_TIME_LIMIT_S = env_int("GRC_OPEN_DATA_TIME_LIMIT_S", 900)
 GRC_OPEN_DATA_RETRY_AFTER_S = 120  # the 503 before the first build
 # Staff exports (stats/views.py): CSV and GeoJSON are streamed, XLSX and GeoPackage written to a
-# temporary file then sent; each under a statement timeout and a row cap (a message says to
-# narrow the filters), so that a request ends well within gunicorn's 30 s (measured on 100,000
-# reports: CSV 5 s, GeoJSON 10 s, GeoPackage 7 s, XLSX 44 s: bench/export_memory.py).
+# temporary file then sent; each under a row cap (a message says to narrow the filters) and a
+# wall-clock deadline for the whole export (counting, reading, writing), under gunicorn's 30 s:
+# past it a file export says so, a streamed one is cut off (an incomplete download, never a
+# file that looks whole). Measured on 100,000 reports: CSV 5 s, GeoJSON 10 s, GeoPackage 7 s,
+# XLSX 44 s (bench/export_memory.py). Each statement is also cancelled after its own timeout.
+GRC_EXPORT_DEADLINE_S = env_int("GRC_EXPORT_DEADLINE_S", 25)
 GRC_EXPORT_STATEMENT_TIMEOUT_S = env_int("GRC_EXPORT_STATEMENT_TIMEOUT_S", 20)
 GRC_EXPORT_MAX_ROWS = env_int("GRC_EXPORT_MAX_ROWS", 100_000)  # CSV, GeoJSON
 GRC_EXPORT_FILE_MAX_ROWS = env_int("GRC_EXPORT_FILE_MAX_ROWS", 20_000)  # XLSX, GeoPackage

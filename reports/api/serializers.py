@@ -10,8 +10,8 @@ from core.maps import reproject
 from routing.models import Category
 
 from ..models import DESCRIPTION_MAX
-from ..positions import public_location_of
-from ..selectors import photo_links, shows_place
+from ..positions import shows_place
+from ..selectors import photo_links
 
 
 class ReportCreateSerializer(serializers.Serializer):
@@ -63,8 +63,8 @@ def _lonlat(location) -> dict | None:
 
 def report_public(report, events) -> dict:
     """A report as anyone may see it: no name, email, phone, internal note or routing trace;
-    its public point (reports.positions: snapped to the public grid), and for a category about
-    a home no point, address, equipment, description or photo (the commune only)."""
+    its stored public point (reports.positions: snapped to the public grid), and for a category
+    about a home no point, address, equipment, description or photo (the commune only)."""
     service = report.service
     place = shows_place(report, may_see_private=False)
     return {
@@ -74,7 +74,7 @@ def report_public(report, events) -> dict:
         "status_reason": report.status_reason,
         "category": {"slug": report.category.slug, "name": report.category.name},
         "description": report.description if place else "",
-        "location": _lonlat(public_location_of(report)),
+        "location": _lonlat(report.public_location),
         "address_label": report.address_label if place else "",
         "equipment_label": report.equipment_label if place else "",
         "commune": report.commune.name if report.commune_id else None,

@@ -105,7 +105,12 @@ def test_open_data_is_anonymised(client, demo, requests):
     # The report with a link is held for moderation: not public, not in the open data.
     assert [r["Numéro"] for r in rows] == [requests[1].reference]
     assert "Courriel" not in rows[0] and "Description" not in rows[0]
-    assert (float(rows[0]["Longitude"]), float(rows[0]["Latitude"])) != (3.0123, 50.4834)
+    # the public point: snapped to the 10 m grid of Lambert-93 (not the exact point, not the
+    # old 100 m rounding 3.012, 50.483)
+    local = Point(3.0123, 50.4834, srid=4326).transform(2154, clone=True)
+    public = Point(round(local.x, -1), round(local.y, -1), srid=2154).transform(4326, clone=True)
+    lon, lat = float(rows[0]["Longitude"]), float(rows[0]["Latitude"])
+    assert abs(lon - public.x) < 2e-6 and abs(lat - public.y) < 2e-6
     assert "example.org" not in json.dumps(rows)
 
 
