@@ -18,6 +18,14 @@ class LoginView(auth_views.LoginView):
 
     authentication_form = LoginForm
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Django names the page after django.contrib.sites' current site (the host name,
+        # "127.0.0.1:8000", without a Site row): the portal's name comes from its context
+        # processor (core.context_processors.portal), as on every other page.
+        context.pop("site_name", None)
+        return context
+
     def form_valid(self, form):
         response = super().form_valid(form)
         throttle.remember_device(self.request, response, form.get_user().email)

@@ -156,6 +156,8 @@ CAHC_SERVICES = [
         False,
     ),
 ]
+# The on-call numbers (outside opening hours) that a handling message may quote ({astreinte}).
+ON_CALL_PHONES = {"eau-assainissement": "03 21 00 01 99", "voirie": "03 21 00 00 99"}
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ def _services(org: Organisation, rows, mail_domain: str) -> dict:
             opening_hours=hours,
             is_reception=reception,
             opening_hours_note="Fermé les jours fériés." if reception else "",
+            on_call_phone=ON_CALL_PHONES.get(slug, ""),
         )
     return out
 

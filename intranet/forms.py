@@ -38,8 +38,11 @@ class RoutingSimulationForm(forms.Form):
     )
     lon = forms.FloatField(label=_("Longitude"), min_value=-180, max_value=180)
     lat = forms.FloatField(label=_("Latitude"), min_value=-90, max_value=90)
-    equipment = forms.IntegerField(
-        label=_("Équipement (identifiant interne, facultatif)"), required=False, min_value=1
+    equipment = forms.CharField(
+        label=_("Numéro de l'équipement (facultatif)"),
+        required=False,
+        max_length=100,
+        help_text=_("Le numéro inscrit sur l'équipement, par exemple EP-0154."),
     )
     date = forms.DateField(
         label=_("Date de la décision (facultatif)"),
@@ -62,4 +65,34 @@ class RoutingSimulationForm(forms.Form):
         data = super().clean()
         if data.get("lon") is not None and data.get("lat") is not None:
             data["point"] = Point(data["lon"], data["lat"], srid=4326)
+        code = data.get("equipment") or ""
+        data["equipment"] = None
+        if code and data.get("category") is not None:
+            data["equipment"] = self._equipment_id(data["category"], code)
         return data
+
+    def _equipment_id(self, category, code: str) -> int | None:
+        """The id of the equipment bearing ``code``; an error on the field when none (of the
+        category) does, or when several do."""
+        from routing.selectors import equipment_by_code
+
+        matches = equipment_by_code(category, code)
+        fitting = [m for m in matches if m.fits_category]
+        if len(fitting) == 1:
+            return fitting[0].pk
+        if len(fitting) > 1:
+            message = _("Plusieurs équipements portent le numéro « %(code)s » : %(where)s.") % {
+                "code": code.strip(),
+                "where": ", ".join(f"{m.ref} ({m.layer_name})" for m in fitting),
+            }
+        elif matches:
+            message = _(
+                "L'équipement %(ref)s (%(layer)s) ne relève pas de la catégorie « %(category)s »."
+            ) % {"ref": matches[0].ref, "layer": matches[0].layer_name, "category": category}
+        else:
+            message = _(
+                "Aucun équipement ne porte le numéro « %(code)s ». Vérifiez le numéro inscrit "
+                "sur l'équipement (par exemple EP-0154)."
+            ) % {"code": code.strip()}
+        self.add_error("equipment", message)
+        return None

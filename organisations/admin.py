@@ -51,6 +51,7 @@ class ServiceAdmin(PermissionModuleAdminMixin, admin.ModelAdmin):
         "is_reception",
         "email",
         "phone",
+        "on_call_phone",
         "address",
         "opening_hours",
         "opening_hours_note",

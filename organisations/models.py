@@ -181,6 +181,15 @@ class Service(models.Model):
     )
     email = models.EmailField(_("courriel de contact"))
     phone = models.CharField(_("téléphone"), max_length=30)
+    on_call_phone = models.CharField(
+        _("numéro d'astreinte"),
+        max_length=30,
+        blank=True,
+        help_text=_(
+            "Numéro à appeler en urgence en dehors des horaires d'ouverture. Un message de "
+            "prise en charge qui contient {astreinte} le cite."
+        ),
+    )
     address = models.TextField(_("adresse postale"))
     opening_hours = models.JSONField(
         _("horaires d'ouverture"),

@@ -65,3 +65,23 @@ def directory() -> list[Organisation]:
         .select_related("commune")
         .order_by("-on_board", "-kind", "name")
     )
+
+
+def town_hall_phone(commune_id: int) -> str:
+    """The number of the commune's town-hall reception, for "contactez l'accueil de la mairie":
+    its reception service's phone on the portal, else the town hall's own number ("" if none)."""
+    organisation = (
+        Organisation.objects.filter(commune_id=commune_id)
+        .prefetch_related(
+            Prefetch(
+                "services",
+                queryset=Service.objects.filter(is_active=True, is_reception=True),
+                to_attr="receptions",
+            )
+        )
+        .first()
+    )
+    if organisation is None:
+        return ""
+    reception = next(iter(organisation.receptions), None)
+    return reception.phone if reception is not None else organisation.phone

@@ -27,7 +27,7 @@ class OrganisationsLoadResult:
 
 
 def _town_halls(path: Path) -> dict[str, dict]:
-    """Town-hall address, site and position by INSEE code."""
+    """Town-hall address, site, phone and position by INSEE code."""
     halls = {}
     for feature in json.loads(path.read_text(encoding="utf-8"))["features"]:
         props = feature["properties"]
@@ -36,6 +36,7 @@ def _town_halls(path: Path) -> dict[str, dict]:
         halls[props["insee"]] = {
             "address": props["adresse"].replace(" ; ", "\n"),
             "website": props.get("site_web") or "",
+            "phone": props.get("telephone") or "",
             "location": location,
         }
     return halls
@@ -90,6 +91,7 @@ def organisations_load(
                 "slug": slugify(commune.name),
                 "address": hall.get("address", ""),
                 "website": hall.get("website", ""),
+                "phone": hall.get("phone", ""),
                 "location": hall.get("location"),
             },
         )
@@ -132,6 +134,7 @@ def service_upsert(
     is_reception: bool = False,
     description: str = "",
     opening_hours_note: str = "",
+    on_call_phone: str = "",
 ) -> Service:
     """Create or update a service of an organisation (keyed by its slug), validated."""
     service = Service.objects.filter(organisation=organisation, slug=slug).first() or Service(
@@ -146,6 +149,7 @@ def service_upsert(
         "is_reception": is_reception,
         "description": description,
         "opening_hours_note": opening_hours_note,
+        "on_call_phone": on_call_phone,
     }.items():
         setattr(service, attr, value)
     service.full_clean()

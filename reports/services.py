@@ -28,9 +28,10 @@ from core.maps import reproject
 from core.timing import timed
 from notifications.services import mail_enqueue
 from organisations.models import Service
+from organisations.selectors import town_hall_phone
 from routing.models import Category
 from routing.questions import answers_clean
-from routing.selectors import RoutingDecision, route_for
+from routing.selectors import RoutingDecision, handling_message, route_for
 from tracking import services as tracking
 from tracking.models import Channel, Event, Kind, Status
 
@@ -155,9 +156,9 @@ def report_create(
         raise ValidationError(
             {"contact_email": _("Pour cette catégorie, indiquez une adresse électronique.")}
         )
-    if email and tracking.email_is_banned(email):
-        raise ValidationError({"contact_email": _(BANNED_MESSAGE)})
     decision = _decide(category=category, location=location, equipment_id=equipment_id)
+    if email and tracking.email_is_banned(email):
+        raise _banned((decision.commune or {}).get("id"))
     held = needs_moderation(description)
     now = timezone.now()
     report = Report(
@@ -205,7 +206,7 @@ def report_create(
         actor=author,
         is_public=True,
         status_after=report.status,
-        message=category.public_message,
+        message=handling_message(category, report.service_id),
     )
     tracking.routing_record(report, decision)
     _photos_store(report, photos)
@@ -394,6 +395,18 @@ def report_change(
 BANNED_MESSAGE = gettext_noop(
     "Cette adresse ne peut plus déposer de demande en ligne : contactez l'accueil de la mairie."
 )
+BANNED_MESSAGE_WITH_PHONE = gettext_noop(
+    "Cette adresse ne peut plus déposer de demande en ligne : contactez l'accueil de la mairie "
+    "au %(phone)s."
+)
+
+
+def _banned(commune_id: int | None) -> ValidationError:
+    """The refusal of a banned address, giving the number of the town hall where the problem is."""
+    phone = town_hall_phone(commune_id) if commune_id else ""
+    if phone:
+        return ValidationError({"contact_email": _(BANNED_MESSAGE_WITH_PHONE) % {"phone": phone}})
+    return ValidationError({"contact_email": _(BANNED_MESSAGE)})
 
 
 @transaction.atomic
@@ -418,7 +431,7 @@ def report_me_too(report: Report, *, email: str = "", user: Any = None) -> bool:
             {"contact_email": _("Cette adresse électronique n'est pas valide.")}
         ) from None
     if tracking.email_is_banned(address):
-        raise ValidationError({"contact_email": _(BANNED_MESSAGE)})
+        raise _banned(report.commune_id)
     if not report.is_open or report.is_hidden:
         raise ValidationError(_("Ce signalement n'est plus ouvert : déposez-en un nouveau."))
     before = report.followers.filter(email=address).exists()

@@ -506,3 +506,54 @@ def rules_without_effect(today: dt.date | None = None) -> list[IdleRule]:
         if reasons:
             idle.append(IdleRule(rule.name, organisation.name, " ".join(reasons)))
     return idle
+
+
+ON_CALL_PLACEHOLDER = "{astreinte}"
+
+
+def handling_message(category: Category, service_id: int | None = None) -> str:
+    """The category's handling message as citizens read it: ``{astreinte}`` in it becomes the
+    on-call number of the service handling the report (``service_id``, once routed), or, before
+    the place is known, the one number that the domain's active services give; else it points
+    to the contacts page, which lists every service's numbers."""
+    from organisations.models import Service
+
+    message = category.public_message
+    if ON_CALL_PLACEHOLDER not in message:
+        return message
+    services = Service.objects.filter(is_active=True)
+    if service_id is not None:
+        services = services.filter(pk=service_id)
+    else:
+        services = services.filter(domains=category.domain_id)
+    numbers = set(services.exclude(on_call_phone="").values_list("on_call_phone", flat=True))
+    number = numbers.pop() if len(numbers) == 1 else _("voir la page Contacts")
+    return message.replace(ON_CALL_PLACEHOLDER, number)
+
+
+@dataclass(frozen=True)
+class EquipmentMatch:
+    pk: int
+    ref: str
+    layer_name: str
+    fits_category: bool
+
+
+def equipment_by_code(category: Category, code: str) -> list[EquipmentMatch]:
+    """The equipment whose public code (the "ref" written on it, "EP-0154") is ``code``, case
+    and surrounding spaces ignored, those of the category's layers first; staff name equipment
+    this way (the routing simulator), not by its database id. A code of digits only that no
+    equipment bears is still read as the id, as the simulator first asked."""
+    code = code.strip()
+    if not code:
+        return []
+    layer_ids = set(category.layers.values_list("pk", flat=True))
+    features = list(
+        Feature.objects.filter(ref__iexact=code[:100])
+        .select_related("layer")
+        .order_by("layer__name", "pk")[:10]
+    )
+    if not features and code.isdigit():
+        features = list(Feature.objects.filter(pk=int(code)).select_related("layer"))
+    matches = [EquipmentMatch(f.pk, f.ref, f.layer.name, f.layer_id in layer_ids) for f in features]
+    return sorted(matches, key=lambda m: not m.fits_category)

@@ -19,6 +19,7 @@ class PublicServiceSerializer(serializers.ModelSerializer):
             "is_reception",
             "email",
             "phone",
+            "on_call_phone",
             "address",
             "opening_hours",
             "opening_hours_text",

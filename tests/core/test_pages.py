@@ -65,7 +65,7 @@ def test_contacts_page_quotes_hours_and_contacts(client, demo, django_assert_max
 
 def test_who_does_what_in_libercourt(client, demo):
     page = unescape(client.get("/qui-fait-quoi/?commune=62907").content.decode())
-    rows = dict(re.findall(r'<th scope="row">([^<]+)</th>\s*<td>([^<]+)</td>', page))
+    rows = dict(re.findall(r'<th scope="row">([^<]+)</th>\s*<td[^>]*>([^<]+)</td>', page))
     assert rows["Collecte des déchets"] == "Communauté d'agglomération d'Hénin-Carvin"
     assert rows["Voirie et déplacements"] == "Ville de Libercourt"
     assert "voirie@libercourt.demo" in page
@@ -75,7 +75,7 @@ def test_who_does_what_for_a_commune_not_on_board(client, demo):
     page = unescape(client.get("/qui-fait-quoi/?commune=62215").content.decode())
     assert "n'utilise pas encore ce portail" in page
     assert "1 rue Thibaut" in page  # Carvin's town hall, from the open data
-    rows = dict(re.findall(r'<th scope="row">([^<]+)</th>\s*<td>([^<]+)</td>', page))
+    rows = dict(re.findall(r'<th scope="row">([^<]+)</th>\s*<td[^>]*>([^<]+)</td>', page))
     assert rows["Eau et assainissement"] == "Communauté d'agglomération d'Hénin-Carvin"
 
 

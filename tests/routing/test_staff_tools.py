@@ -1,5 +1,7 @@
 """Staff tools: the routing simulator, gaps and conflicts."""
 
+from html import unescape
+
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 
@@ -125,3 +127,75 @@ def test_the_coverage_check_lists_the_rules_without_effect(client, demo, catalog
     legacy.is_active = False
     legacy.save(update_fields=["is_active"])
     assert rules_without_effect() == []
+
+
+@pytest.fixture
+def streetlights(demo):
+    from gis_layers.services import demo_layers_load
+
+    demo_layers_load()
+    categories_load()  # links the categories to the demo layers
+
+
+@pytest.mark.parametrize("typed", ["EP-0154", "ep-0154", "  Ep-0154 "])
+def test_simulator_takes_the_equipment_code_agents_know(client, demo, streetlights, typed):
+    from gis_layers.models import Feature
+
+    light = Feature.objects.get(layer__slug="eclairage-public", ref="EP-0154")
+    where = light.geom.transform(4326, clone=True)
+    client.force_login(demo.agent)
+    page = unescape(
+        client.get(
+            "/intranet/aiguillage/simulateur/",
+            {
+                "category": "lampadaire-eteint",
+                "lon": f"{where.x:.6f}",
+                "lat": f"{where.y:.6f}",
+                "equipment": typed,
+            },
+        ).content.decode()
+    )
+    assert 'role="alert"' not in page
+    assert "Justification" in page
+    assert "EP-0154 (" in page and "appartient à" in page  # the owner's step of the trace
+
+
+def test_simulator_keeps_taking_the_internal_id(client, demo, streetlights):
+    from gis_layers.models import Feature
+
+    light = Feature.objects.get(layer__slug="eclairage-public", ref="EP-0154")
+    client.force_login(demo.agent)
+    page = unescape(
+        client.get(
+            "/intranet/aiguillage/simulateur/",
+            {
+                "category": "lampadaire-eteint",
+                "lon": "3.01054",
+                "lat": "50.480422",
+                "equipment": str(light.pk),
+            },
+        ).content.decode()
+    )
+    assert "EP-0154 (" in page and "Justification" in page
+
+
+@pytest.mark.parametrize(
+    ("category", "typed", "error"),
+    [
+        ("lampadaire-eteint", "EP-9999", "Aucun équipement ne porte le numéro « EP-9999 »"),
+        ("nid-de-poule", "EP-0154", "ne relève pas de la catégorie « Nid-de-poule"),
+    ],
+)
+def test_simulator_says_why_an_equipment_code_is_refused(
+    client, demo, streetlights, category, typed, error
+):
+    client.force_login(demo.agent)
+    page = unescape(
+        client.get(
+            "/intranet/aiguillage/simulateur/",
+            {"category": category, "lon": "3.01054", "lat": "50.480422", "equipment": typed},
+        ).content.decode()
+    )
+    assert "Justification" not in page
+    alert = page.split('class="errors" role="alert">', 1)[1].split("</span>", 1)[0]
+    assert error in alert
