@@ -111,3 +111,104 @@ def address_backend() -> LocalBackend | BanApiBackend:
     if settings.GRC_ADDRESS_BACKEND == "ban":
         return BanApiBackend(settings.GRC_BAN_API_URL)
     return LocalBackend()
+
+
+# Reverse geocoding: what a point clicked on a map is near.
+NEAR_ADDRESS_M = 100
+NEAR_STREET_M = 100
+
+
+@dataclass(frozen=True)
+class NearestPlace:
+    """What a point is near: an address (within NEAR_ADDRESS_M), else a named street (within
+    NEAR_STREET_M), else only the commune it lies in."""
+
+    kind: str  # "address", "street" or "commune"
+    street: str
+    number: int | None
+    suffix: str
+    postcode: str
+    city: str
+    distance_m: float | None
+
+    @property
+    def text(self) -> str:
+        """What the citizen reads under the map and what the report keeps as its address."""
+        from django.utils.translation import gettext as _
+
+        if self.kind == "address":
+            number = f"{self.number}{' ' + self.suffix if self.suffix else ''}"
+            return _("Près du %(number)s %(street)s, %(city)s") % {
+                "number": number,
+                "street": self.street,
+                "city": self.city,
+            }
+        if self.kind == "street":
+            return _("Près de : %(street)s, %(city)s") % {"street": self.street, "city": self.city}
+        return _("À %(city)s") % {"city": self.city}
+
+
+# Three nearest-neighbour lookups in one statement, each served by its GiST index (the
+# address points; the streets layer's (layer_id, geom) index; the commune pieces), on the
+# storage SRID so that distances are metres and the indexes apply.
+NEAREST_SQL = """
+    WITH p AS (
+        SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(srid)s) AS g
+    )
+    SELECT a.number, a.suffix, a.street, a.postcode, a.city, a.d,
+           s.name, s.d, c.name
+    FROM p
+    LEFT JOIN LATERAL (
+        SELECT number, suffix, street, postcode, city, ST_Distance(location, p.g) AS d
+        FROM addresses_address
+        WHERE number IS NOT NULL
+        ORDER BY location <-> p.g
+        LIMIT 1
+    ) a ON a.d <= %(address_m)s
+    LEFT JOIN LATERAL (
+        SELECT f.properties ->> 'nom' AS name, ST_Distance(f.geom, p.g) AS d
+        FROM gis_layers_feature f
+        WHERE f.layer_id = (
+            SELECT id FROM gis_layers_layer WHERE slug = %(streets)s AND visibility = 'public'
+        ) AND f.properties ? 'nom'
+        ORDER BY f.geom <-> p.g
+        LIMIT 1
+    ) s ON s.d <= %(street_m)s
+    LEFT JOIN LATERAL (
+        SELECT c.name
+        FROM territory_communepart cp
+        JOIN territory_commune c ON c.id = cp.commune_id
+        WHERE ST_Covers(cp.geom, p.g)
+        LIMIT 1
+    ) c ON true
+"""
+
+
+def place_near(lon: float, lat: float) -> NearestPlace | None:
+    """Reverse geocoding from our own tables, in one query: the nearest address within
+    NEAR_ADDRESS_M of the point; else the nearest named street (streets layer) within
+    NEAR_STREET_M, in the commune the point lies in; else that commune; None outside every
+    commune we know."""
+    from core.maps import STREETS_LAYER
+
+    params = {
+        "srid": settings.GRC_STORAGE_SRID,
+        "lon": lon,
+        "lat": lat,
+        "address_m": NEAR_ADDRESS_M,
+        "street_m": NEAR_STREET_M,
+        "streets": STREETS_LAYER,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(NEAREST_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    number, suffix, street, postcode, city, distance, street_name, street_d, commune = row
+    if street is not None:
+        return NearestPlace("address", street, number, suffix, postcode, city, round(distance, 1))
+    if commune is None:
+        return None
+    if street_name:
+        return NearestPlace("street", street_name, None, "", "", commune, round(street_d, 1))
+    return NearestPlace("commune", "", None, "", "", commune, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import ErrorDict
 from django.utils.translation import gettext_lazy as _
 
 from organisations.models import Service
@@ -196,8 +197,12 @@ def category_choices() -> list:
 
 def _question_field(question: dict) -> forms.Field:
     required, label = question["required"], question["label"]
+    # the error summary names the question: "Ce champ" says nothing at the top of the page
+    missing = {"required": _("Répondez à la question « %(label)s ».") % {"label": label}}
     if question["type"] == "text":
-        return forms.CharField(label=label, required=required, max_length=TEXT_MAX)
+        return forms.CharField(
+            label=label, required=required, max_length=TEXT_MAX, error_messages=missing
+        )
     if question["type"] == "choice":
         choices = [(c, c) for c in question["choices"]]
     else:  # boolean
@@ -209,6 +214,7 @@ def _question_field(question: dict) -> forms.Field:
         coerce=(lambda v: v == "oui") if question["type"] == "boolean" else str,
         empty_value=None,
         widget=forms.RadioSelect,
+        error_messages=missing,
     )
 
 
@@ -216,7 +222,10 @@ class ReportForm(forms.Form):
     """The citizen's report, in steps that also work without JavaScript: each step button
     posts the form back (``action``) and the page shows what comes next."""
 
-    category = forms.ChoiceField(label=_("Le problème"))
+    category = forms.ChoiceField(
+        label=_("Le problème"),
+        error_messages={"required": _("Choisissez le problème à signaler.")},
+    )
     address_query = forms.CharField(
         label=_("Adresse"),
         required=False,
@@ -245,12 +254,13 @@ class ReportForm(forms.Form):
     )
     description = forms.CharField(
         label=_("Décrivez le problème"),
-        required=False,
+        error_messages={"required": _("Décrivez le problème en quelques mots.")},
         widget=forms.Textarea(attrs={"rows": 5, "maxlength": 4000}),
         help_text=_("4 000 caractères au plus. N'indiquez pas de données personnelles."),
     )
+    # The hint beside the label (optional or required, how many) depends on the category.
     photos = MultiplePhotoField(
-        label=_("Photos (facultatif, 3 au plus)"),
+        label=_("Photos"),
         required=False,
         help_text=_(
             "JPEG, PNG ou WebP, 10 Mo au plus chacune. Nous retirons la position GPS "
@@ -261,15 +271,25 @@ class ReportForm(forms.Form):
     contact_phone = forms.CharField(
         label=_("Votre téléphone (facultatif)"), required=False, max_length=30
     )
-    privacy = forms.BooleanField(
-        label=_("J'ai lu comment mes données sont utilisées."),
-        required=False,
-    )
     # A field people do not see (hidden by CSS and from assistive technologies): bots fill it.
     website = forms.CharField(label=_("Ne pas remplir"), required=False)
 
-    def __init__(self, *args, address_hits=(), equipment_hits=(), questions=(), **kwargs):
+    def __init__(
+        self,
+        *args,
+        address_hits=(),
+        equipment_hits=(),
+        questions=(),
+        category=None,
+        author=None,
+        check=True,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        # Only sending checks the form: placing the point, searching an address or choosing
+        # the problem never shows an error about a field the citizen has not reached.
+        self.check = check
+        self.category, self.author = category, author
         self.fields["category"].choices = category_choices()
         # The category's extra questions (routing.questions), as fields q_<name>.
         self.questions = list(questions)
@@ -299,6 +319,33 @@ class ReportForm(forms.Form):
             if value not in (None, ""):
                 out[question["name"]] = value
         return out
+
+    def full_clean(self):
+        super().full_clean()
+        if not self.check:
+            self._errors = ErrorDict()
+
+    def clean(self):
+        """What reports.services.report_create would refuse one reason at a time, checked here
+        all at once so that every error is shown on the first send."""
+        data = super().clean()
+        category = self.category
+        if category is None:
+            if "category" not in self.errors:
+                self.add_error("category", _("Choisissez le problème à signaler."))
+            return data
+        if category.photo_required and not self.files.getlist("photos"):
+            self.add_error("photos", _("Pour ce problème, joignez au moins une photo."))
+        if (
+            self.author is None
+            and not category.allow_anonymous
+            and not data.get("contact_email")
+            and "contact_email" not in self.errors
+        ):
+            self.add_error(
+                "contact_email", _("Pour ce problème, indiquez une adresse électronique.")
+            )
+        return data
 
     def clean_website(self):
         if self.cleaned_data.get("website"):

@@ -89,14 +89,13 @@ def test_the_form_refuses_too_many_with_a_message(client, demo):
 
 
 def test_form_mistakes_do_not_use_up_the_submissions(client, demo):
-    """Six sends refused for a missing box, then five reports: the limit counts what is
-    stored, not the attempts (those have their own, larger limit)."""
+    """Six sends refused for a missing description, then five reports: the limit counts what
+    is stored, not the attempts (those have their own, larger limit)."""
     form = dict(
         BODY, action="submit", lon="3.01054", lat="50.480422", contact_email="a@example.org"
     )
     for _ in range(6):
-        assert client.post("/signaler/", form).status_code == 200  # the privacy box unticked
-    form["privacy"] = "on"
+        assert client.post("/signaler/", {**form, "description": ""}).status_code == 200
     assert [client.post("/signaler/", form).status_code for _ in range(5)] == [302] * 5
     refused = client.post("/signaler/", form)
     assert refused.status_code == 429 and "au plus 5 en une minute" in html.unescape(

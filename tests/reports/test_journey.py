@@ -37,11 +37,13 @@ def value(html: str, name: str) -> str:
     return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
 
 
-def test_the_form_opens_with_problems_grouped_by_domain(client, town):
+def test_the_form_opens_with_the_place_first_then_problems_grouped_by_domain(client, town):
     html = client.get(URL).content.decode()
     assert '<optgroup label="Éclairage public">' in html
     assert "Lampadaire éteint" in html
-    assert 'id="report-map"' not in html  # the map comes once the problem is chosen
+    # the place comes first: the map and the address search before the problem
+    assert html.index('id="report-map"') < html.index('id="id_address_query"')
+    assert html.index('id="id_address_query"') < html.index('id="id_category"')
 
 
 def test_a_streetlight_reported_through_the_address_search(client, town):
@@ -70,7 +72,6 @@ def test_a_streetlight_reported_through_the_address_search(client, town):
         equipment=light,
         description="Le lampadaire devant chez moi est éteint depuis 3 jours.",
         contact_email="camille@example.org",
-        privacy="on",
     )
     assert sent.status_code == 302
     report = Report.objects.get()
@@ -89,7 +90,6 @@ def test_enter_in_a_text_field_looks_up_what_was_typed_and_never_sends(client, t
         "action": "enter",
         "description": "Éteint depuis hier.",
         "contact_email": "camille@example.org",
-        "privacy": "on",
     }
     found = step(client, **base, address_query="3 rue jean jaures").content.decode()
     assert 'id="address-1"' in found  # searched, as the "Chercher l'adresse" button does
@@ -175,7 +175,7 @@ def test_a_point_outside_the_cahc_says_where_it_is_and_offers_no_sending(client,
     assert 'value="submit"' not in html
 
 
-def test_without_the_privacy_box_or_with_the_honeypot_nothing_is_sent(client, town):
+def test_with_the_honeypot_filled_nothing_is_sent(client, town):
     base = dict(
         category="signalisation",
         action="submit",
@@ -184,10 +184,8 @@ def test_without_the_privacy_box_or_with_the_honeypot_nothing_is_sent(client, to
         description="Panneau tordu.",
         contact_email="c@example.org",
     )
-    html = step(client, **base).content.decode()
-    assert "cochez la case" in html and 'role="alert"' in html
-    html = step(client, **base, privacy="on", website="http://spam.example").content.decode()
-    assert "Envoi refusé" in html
+    html = step(client, **base, website="http://spam.example").content.decode()
+    assert "Envoi refusé" in html and 'role="alert"' in html
     assert not Report.objects.exists()
 
 
@@ -201,7 +199,6 @@ def test_a_pothole_with_a_photo_through_the_form(client, town):
             lon="3.01054",
             lat="50.480422",
             description="Trou dangereux.",
-            privacy="on",
             photos=[photo],
         ),
     )
@@ -219,7 +216,6 @@ def test_a_disguised_photo_is_refused_on_the_form(client, town):
             lon="3.01054",
             lat="50.480422",
             description="Trou.",
-            privacy="on",
             photos=[fake],
         ),
     ).content.decode()
