@@ -250,6 +250,26 @@ def can_act_on_request(user: Any, request: RequestLike) -> bool:
     return _handles(actor_for(user), request)
 
 
+def can_update_as_requester(user: Any, request: RequestLike, *, has_key: bool) -> bool:
+    """Add to one's own request (a message, a photo, "still a problem", an address to be told
+    at): its author signed in, or whoever holds its tracking link (``has_key``: the secret
+    compared by the caller), as an anonymous requester has nothing else. Agents answer
+    through their own actions, not this one."""
+    actor = actor_for(user)
+    is_author = actor.is_authenticated and request.author_id == actor.user_id
+    return has_key or is_author
+
+
+def can_follow_request(user: Any, request: RequestLike, *, is_public: bool) -> bool:
+    """Be told of a request's public steps by mail ("Suivre"): any signed-in person, for a
+    request the public may read (``is_public``: not hidden, and not about someone's home,
+    which a stranger must not be told of); its author always."""
+    actor = actor_for(user)
+    if not actor.is_authenticated:
+        return False
+    return is_public or request.author_id == actor.user_id
+
+
 def requests_filter_for(user: Any, *, prefix: str = "") -> Q:
     """A Q narrowing any request queryset to what ``can_view_request_private`` allows."""
     actor = actor_for(user)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -32,16 +32,28 @@ def mail_enqueue(
     topic: str,
     reference: str = "",
     dedupe_key: str | None = None,
+    per_recipient: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[OutboxMail]:
     """Render a French mail (``notifications/mail/<template>.txt``) and queue it per recipient.
 
     Call it inside the transaction that makes the change: the rows commit with it, and the send
     is scheduled once committed. A recipient already sent the same ``dedupe_key`` is skipped.
     Two statements whatever the number of recipients: the keys already queued, one bulk insert.
+    ``per_recipient``: context added for one address (its own unsubscribe link), keyed by the
+    address in lower case; the mail is then rendered once per recipient.
     """
-    with translation.override(settings.LANGUAGE_CODE):
-        text = render_to_string(f"notifications/mail/{template}.txt", context).strip()
-    subject, _, body = text.partition("\n")
+    per_recipient = per_recipient or {}
+
+    def render(address: str) -> tuple[str, str]:
+        extra = per_recipient.get(address)
+        with translation.override(settings.LANGUAGE_CODE):
+            text = render_to_string(
+                f"notifications/mail/{template}.txt", {**context, **extra} if extra else context
+            ).strip()
+        subject, _, body = text.partition("\n")
+        return subject, body
+
+    shared = None if per_recipient else render("")
     recipients = sorted({address.strip().lower() for address in to if address and address.strip()})
     keys = {address: f"{dedupe_key}:{address}" for address in recipients} if dedupe_key else {}
     sent_before = (
@@ -53,18 +65,22 @@ def mail_enqueue(
         if keys
         else set()
     )
-    mails = OutboxMail.objects.bulk_create(
-        OutboxMail(
-            to=address,
-            subject=subject.strip()[:255],
-            body=body.strip() + "\n",
-            topic=topic,
-            reference=reference,
-            dedupe_key=keys.get(address),
+    rows = []
+    for address in recipients:
+        if keys.get(address) in sent_before:
+            continue
+        subject, body = shared or render(address)
+        rows.append(
+            OutboxMail(
+                to=address,
+                subject=subject.strip()[:255],
+                body=body.strip() + "\n",
+                topic=topic,
+                reference=reference,
+                dedupe_key=keys.get(address),
+            )
         )
-        for address in recipients
-        if keys.get(address) not in sent_before
-    )
+    mails = OutboxMail.objects.bulk_create(rows)
     if mails:
         ids = [mail.pk for mail in mails]
         transaction.on_commit(lambda: _dispatch(ids))

@@ -11,7 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from leaflet.admin import LeafletGeoAdmin
 
 from accounts import permissions
@@ -138,11 +140,12 @@ class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
         form = form_class(request.POST or None, request_obj=report)
         if request.method == "POST" and form.is_valid():
             try:
-                _perform(action, report, request.user, form.cleaned_data)
+                done = _perform(action, report, request.user, form.cleaned_data)
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
-                self.message_user(request, _("C'est fait."), messages.SUCCESS)
+                level = messages.WARNING if getattr(done, "warn", False) else messages.SUCCESS
+                self.message_user(request, done or _("C'est fait."), level)
                 return redirect(reverse("admin:reports_report_change", args=[pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -154,7 +157,32 @@ class ReportAdmin(PermissionModuleAdminMixin, LeafletGeoAdmin):
         return TemplateResponse(request, "admin/reports/report/act.html", context)
 
 
-def _perform(action: str, report: Report, user, data: dict) -> None:
+class _Warning(str):
+    """A message saying that something was not done as the agent may expect."""
+
+    warn = True
+
+
+def _reply_outcome(event) -> str:
+    """Exactly what became of an answer: published, and queued for how many addresses."""
+    told = (event.data or {}).get("mailed_to", 0)
+    if not told:
+        return _Warning(
+            gettext_now(
+                "Réponse publiée sur la page de suivi seulement : aucun courriel n'est envoyé "
+                "(personne à prévenir). Le demandeur la verra s'il revient sur sa page de suivi."
+            )
+        )
+    return ngettext(
+        "Réponse publiée sur la page de suivi ; un courriel part vers %(n)s destinataire "
+        "(le demandeur ou un abonné).",
+        "Réponse publiée sur la page de suivi ; un courriel part vers chacun des %(n)s "
+        "destinataires (le demandeur et les abonnés).",
+        told,
+    ) % {"n": told}
+
+
+def _perform(action: str, report: Report, user, data: dict) -> str | None:
     if action == "transfer":
         tracking.request_transfer(
             report, to_service=data["to_service"], reason=data["reason"], actor=user
@@ -164,7 +192,13 @@ def _perform(action: str, report: Report, user, data: dict) -> None:
             report, status=data["status"], message=data["message"], note=data["note"], actor=user
         )
     elif action == "reply":
-        tracking.request_reply(report, message=data["message"], actor=user)
+        event = tracking.request_reply(
+            report,
+            message=data["message"],
+            actor=user,
+            publish_unmailed=data.get("publish_unmailed", False),
+        )
+        return _reply_outcome(event)
     elif action == "note":
         tracking.request_add_note(report, note=data["note"], actor=user)
     elif action == "moderate":

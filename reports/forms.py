@@ -133,11 +133,29 @@ class MergeForm(ActionForm):
 
 
 class ReplyForm(ActionForm):
+    """A public answer. When nobody would get it by mail (no address left, nobody following),
+    the form says so and asks whether to publish it on the tracking page only."""
+
     message = forms.CharField(
         label=_("Réponse (publique, envoyée au demandeur)"),
         widget=forms.Textarea(attrs={"rows": 5}),
         max_length=5000,
     )
+    publish_unmailed = forms.BooleanField(
+        label=_("Publier sur la page de suivi seulement, sans courriel"),
+        required=False,
+    )
+
+    def __init__(self, *args, **kwargs):
+        from tracking.services import nobody_to_tell
+
+        super().__init__(*args, **kwargs)
+        unreachable = nobody_to_tell(self.request_obj) if self.request_obj is not None else ""
+        if unreachable:
+            self.fields["message"].label = _("Réponse (publique, affichée sur la page de suivi)")
+            self.fields["publish_unmailed"].help_text = unreachable
+        else:
+            del self.fields["publish_unmailed"]
 
 
 class NoteForm(ActionForm):

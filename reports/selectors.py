@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
@@ -123,7 +123,9 @@ def report_page(report: Report, *, user: Any, access_key: str = "") -> ReportVie
     may_see_private, is_handler = access
     events: QuerySet[Event] = report.events.select_related("service_after__organisation")
     if not is_handler:
-        events = events.filter(is_public=True)
+        # The requester also reads what was written for them only (their own messages).
+        shown = Q(is_public=True) | Q(for_requester=True) if may_see_private else Q(is_public=True)
+        events = events.filter(shown)
     place = shows_place(report, may_see_private=may_see_private)
     return ReportView(
         report=report,
@@ -267,7 +269,7 @@ def open_reports_near(
         SELECT c.reference, c.created_at, c.status, r.equipment_label, r.address_label,
                round(ST_Distance(c.public_location, p.g)::numeric, 0),
                (SELECT count(*) FROM tracking_follower f
-                WHERE f.request_id = c.id AND f.is_me_too)
+                WHERE f.request_id = c.id AND f.is_me_too AND NOT f.follows_only)
         FROM reports_report r
         JOIN tracking_citizenrequest c ON c.id = r.citizenrequest_ptr_id
         CROSS JOIN p

@@ -216,7 +216,13 @@ def report_create(
         mail_enqueue(
             to=[email],
             template="report_acknowledgement",
-            context={"report": report, "service": service, "url": tracking.tracking_url(report)},
+            context={
+                "report": report,
+                "service": service,
+                "url": tracking.tracking_url(report),
+                "unsubscribe_url": tracking.unsubscribe_url(report, email),
+                "handling_message": handling_message(category, service.pk),
+            },
             topic="acknowledgement",
             reference=report.reference,
             dedupe_key=f"ack:{report.pk}",
@@ -568,4 +574,70 @@ def report_merge(duplicate: Report, *, into: Report, actor: Any) -> Event:
         reference=duplicate.reference,
         dedupe_key=f"event:{event.pk}",
     )
+    return event
+
+
+@transaction.atomic
+def report_add_photos(
+    report: Report,
+    *,
+    user: Any,
+    has_key: bool,
+    photos: Sequence[CheckedPhoto],
+    submission: str = "",
+) -> Event:
+    """The requester adds photos to their report after sending it (checked and re-encoded by
+    reports.photos, as at creation), at most GRC_PHOTO_MAX_PER_REPORT on a report in all.
+    They are shown like the first ones (public unless the category is about a home; agents
+    may hide one by moderation); a public line says a photo was added, and the service is
+    mailed."""
+    report = Report.objects.select_for_update().get(pk=report.pk)
+    tracking.requester_check(user, report, has_key=has_key)
+    earlier = tracking.submitted_before(report, submission)
+    if earlier is not None:
+        return earlier
+    if not photos:
+        raise ValidationError({"photos": _("Choisissez une photo.")})
+    if len(photos) > settings.GRC_PHOTO_MAX_COUNT:
+        raise ValidationError(
+            {"photos": _("Au plus %(n)s photos à la fois.") % {"n": settings.GRC_PHOTO_MAX_COUNT}}
+        )
+    most = settings.GRC_PHOTO_MAX_PER_REPORT
+    present = report.photos.count()
+    if present + len(photos) > most:
+        raise ValidationError(
+            {
+                "photos": _("Ce signalement a déjà %(present)s photos : au plus %(most)s en tout.")
+                % {"present": present, "most": most}
+            }
+        )
+    last = report.photos.order_by("-position").values_list("position", flat=True).first()
+    first = 0 if last is None else last + 1
+    stored = []
+    for position, photo in enumerate(photos, first):
+        relative = new_photo_path()
+        write_file(relative, photo.data)
+        stored.append(
+            Photo.objects.create(
+                report=report,
+                file=relative,
+                width=photo.width,
+                height=photo.height,
+                digest=photo.digest,
+                position=position,
+            )
+        )
+    report_id = report.pk
+    transaction.on_commit(lambda: thumbnails_request(report_id))
+    event = Event.objects.create(
+        request=report,
+        type=Event.Type.CITIZEN_PHOTO,
+        actor=user if getattr(user, "is_authenticated", False) else None,
+        is_public=True,
+        data={
+            **({"submission": submission[:64]} if submission else {}),
+            "photos": [photo.pk for photo in stored],
+        },
+    )
+    tracking.tell_service_of_update(report, event, photos=len(stored))
     return event

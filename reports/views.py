@@ -9,6 +9,7 @@ from django.http import (
 from django.shortcuts import render
 
 from . import selectors
+from .updates import conversation_context
 
 
 def report_detail(request: HttpRequest, reference: str) -> HttpResponse:
@@ -29,15 +30,37 @@ def report_detail(request: HttpRequest, reference: str) -> HttpResponse:
     fragment = request.GET.get("fragment") == "1"
     if fragment and version in headers_if_none_match(request):
         return _private(HttpResponseNotModified(headers={"ETag": version}))
-    page = selectors.report_page(report, user=request.user, access_key=key)
+    if fragment:
+        page = selectors.report_page(report, user=request.user, access_key=key)
+        context = {"page": page, "report": report, "version": version}
+        response = render(request, "reports/_live.html", context)
+        response["ETag"] = version
+        return _private(response)
+    return render_detail(request, report, key, version=version)
+
+
+def render_detail(
+    request: HttpRequest,
+    report,
+    key: str,
+    *,
+    version: str = "",
+    bound: dict | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The whole tracking page; ``bound``: the citizen's form posted with its errors
+    (reports.updates)."""
+    access = selectors.report_access(report, user=request.user, access_key=key)
+    view = "handler" if access[1] else ("private" if access[0] else "public")
+    version = version or selectors.report_version(report, view=view)
     context = {
-        "page": page,
+        "page": selectors.report_page(report, user=request.user, access_key=key),
         "report": report,
         "version": version,
         "poll_seconds": settings.GRC_LIVE_POLL_SECONDS,
+        "conversation": conversation_context(request, report, key=key, bound=bound),
     }
-    template = "reports/_live.html" if fragment else "reports/detail.html"
-    response = render(request, template, context)
+    response = render(request, "reports/detail.html", context, status=status)
     response["ETag"] = version
     return _private(response)
 
@@ -49,8 +72,10 @@ def headers_if_none_match(request: HttpRequest) -> list[str]:
 def _private(response: HttpResponse) -> HttpResponse:
     # The page may show personal data reached through a secret link: keep it out of shared
     # caches and out of the Referer sent to other sites (the page revalidates by ETag itself).
+    # "same-origin", not "no-referrer": with the latter a browser posts the page's own forms
+    # (the citizen's updates) with "Origin: null", which the CSRF check rightly refuses.
     response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

@@ -168,6 +168,11 @@ class Event(models.Model):
         EDITED = "edited", _("modification")
         MODERATED = "moderated", _("modération")
         MERGED = "merged", _("fusion de doublons")
+        # Written by the citizen who made the request (tracking.services, "conversation").
+        CITIZEN_REPLY = "citizen_reply", _("message du demandeur")
+        CITIZEN_PHOTO = "citizen_photo", _("photo ajoutée par le demandeur")
+        REOPENED = "reopened", _("réouverture par le demandeur")
+        CONTACT_ADDED = "contact_added", _("adresse de contact ajoutée")
 
     request = models.ForeignKey(
         CitizenRequest, on_delete=models.CASCADE, related_name="events", verbose_name=_("demande")
@@ -184,7 +189,15 @@ class Event(models.Model):
     )
     # Who acted, as shown (kept if the account goes): "Service voirie (Libercourt)", "Portail".
     actor_label = models.CharField(_("par (affiché)"), max_length=200, blank=True)
-    is_public = models.BooleanField(_("visible du demandeur"), default=False)
+    # Three audiences: public (anybody reading the page), the requester only (their tracking
+    # link or account, and the agents: what the citizen wrote may hold personal data), and
+    # internal (agents only: neither flag).
+    is_public = models.BooleanField(_("visible du public"), default=False)
+    for_requester = models.BooleanField(
+        _("visible du demandeur seulement"),
+        default=False,
+        help_text=_("Montré au demandeur (lien de suivi, compte) et aux agents, jamais au public."),
+    )
     status_before = models.CharField(max_length=20, blank=True, choices=Status.choices)
     status_after = models.CharField(max_length=20, blank=True, choices=Status.choices)
     service_before = models.ForeignKey(
@@ -230,6 +243,76 @@ class Event(models.Model):
             ) % {"reference": data["into"]}
         return self.message
 
+    def headline(self, audience: str = "public") -> str:
+        """The line's title in plain words for a citizen (``audience``: "public", anybody; or
+        "requester", who made the request, addressed as "vous"). Agents keep the precise
+        wording (type and actor) in the admin: see tracking/timeline.html."""
+        data = self.data or {}
+        mine = audience == "requester"
+        service = (data.get("decision") or {}).get("service_name") or data.get("service") or ""
+        organisation = (data.get("decision") or {}).get("organisation_name") or ""
+        where = (
+            gettext("%(service)s (%(organisation)s)")
+            % {"service": service, "organisation": organisation}
+            if organisation
+            else service
+        )
+        if self.type == self.Type.CREATED:
+            return gettext("Votre signalement est bien reçu") if mine else gettext("Demande reçue")
+        if self.type in (self.Type.ROUTED, self.Type.TRANSFERRED) and where:
+            return gettext("Transmis au service %(where)s") % {"where": where}
+        if self.type == self.Type.REROUTED and where:
+            return gettext("Confié à un autre service : %(where)s") % {"where": where}
+        if self.type == self.Type.STATUS:
+            return self._status_headline(mine)
+        if self.type == self.Type.REPLY:
+            if self.actor_label:
+                return gettext("Message de %(who)s") % {"who": self.actor_label}
+            return gettext("Message du service")
+        if self.type == self.Type.CITIZEN_REPLY:
+            return gettext("Votre message") if mine else gettext("Message du demandeur")
+        if self.type == self.Type.CITIZEN_PHOTO:
+            return (
+                gettext("Vous avez ajouté une photo")
+                if mine
+                else gettext("Photo ajoutée par le demandeur")
+            )
+        if self.type == self.Type.REOPENED:
+            return gettext("Problème toujours présent : la demande est rouverte")
+        if self.type == self.Type.MERGED:
+            return gettext("Regroupé avec un signalement du même problème")
+        return self.get_type_display().capitalize()
+
+    def _status_headline(self, mine: bool) -> str:
+        after = self.status_after
+        if after == Status.IN_PROGRESS:
+            if self.status_before in (Status.RECEIVED, Status.PLANNED, ""):
+                return (
+                    gettext("Votre signalement est pris en charge")
+                    if mine
+                    else gettext("Demande prise en charge")
+                )
+            if self.status_before in OPEN_STATUSES:
+                return gettext("Intervention en cours")
+            return gettext("La demande est rouverte")
+        words = {
+            Status.PLANNED: gettext("Une intervention est programmée"),
+            Status.RESOLVED: gettext("Problème résolu"),
+            Status.CLOSED: gettext("Demande close sans suite"),
+            Status.TRANSFERRED_OUT: gettext("Transmis à un autre organisme"),
+            Status.DUPLICATE: gettext("Regroupé avec un signalement du même problème"),
+            Status.RECEIVED: gettext("Demande reçue"),
+        }
+        return words.get(after, self.get_status_after_display())
+
+    @property
+    def text_repeats_headline(self) -> bool:
+        """Routing and transfer lines say everything in their headline (the service)."""
+        data = self.data or {}
+        return self.type in (self.Type.ROUTED, self.Type.REROUTED, self.Type.TRANSFERRED) and bool(
+            (data.get("decision") or {}).get("service_name") or data.get("service")
+        )
+
     class Meta:
         verbose_name = _("événement")
         verbose_name_plural = _("historique")
@@ -260,6 +343,9 @@ class Follower(models.Model):
         verbose_name=_("compte"),
     )
     is_me_too = models.BooleanField(_("« moi aussi »"), default=False)
+    # A resident who follows a public report without having the problem ("Suivre"): told like
+    # the "me too" followers, never counted as one.
+    follows_only = models.BooleanField(_("suit seulement"), default=False)
     created_at = models.DateTimeField(_("depuis le"), default=timezone.now)
 
     class Meta:

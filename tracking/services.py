@@ -7,10 +7,14 @@ intranet and the APIs cannot disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -92,11 +96,12 @@ def tell_followers(
     context: dict[str, Any],
     topic: str,
     dedupe_key: str | None = None,
-) -> None:
-    """Mail a public step to whoever follows the request. Its author (or the address they gave)
-    gets the tracking link with the key that shows their own details; the others ("me too",
-    followers of a merged duplicate) get the public page only: the key would show them the
-    author's email and phone."""
+) -> int:
+    """Mail a public step to whoever follows the request, each mail with its own link to stop
+    following. Its author (or the address they gave) gets the tracking link with the key that
+    shows their own details; the others ("me too", followers of a merged duplicate, residents
+    who follow it) get the public page only: the key would show them the author's email and
+    phone. Returns how many addresses are told."""
     owners, others = [], []
     for email, is_me_too in request.followers.values_list("email", "is_me_too"):
         (others if is_me_too else owners).append(email)
@@ -109,7 +114,35 @@ def tell_followers(
                 topic=topic,
                 reference=request.reference,
                 dedupe_key=dedupe_key,
+                per_recipient={
+                    email: {"unsubscribe_url": unsubscribe_url(request, email)} for email in to
+                },
             )
+    return len(owners) + len(others)
+
+
+UNSUBSCRIBE_SALT = "tracking.unsubscribe"
+
+
+def unsubscribe_token(request: CitizenRequest, email: str) -> str:
+    """The signed (request, address) pair of a mail's "stop following" link: it needs no
+    account and names nobody in clear to whoever reads the URL in a log."""
+    return signing.dumps([request.pk, email.strip().lower()], salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_url(request: CitizenRequest, email: str) -> str:
+    return site_url(
+        reverse("reports:unsubscribe", args=[request.reference, unsubscribe_token(request, email)])
+    )
+
+
+def unsubscribe_reader(token: str) -> tuple[int, str] | None:
+    """(request id, address) of an unsubscribe link, None if it was not made by the portal."""
+    try:
+        request_id, email = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return int(request_id), str(email)
 
 
 def followers_add(
@@ -321,9 +354,31 @@ def request_set_status(
     return event
 
 
+def nobody_to_tell(request: CitizenRequest) -> str:
+    """Why an answer would reach nobody by mail ("" if someone follows the request): what the
+    agent is told before publishing it on the tracking page only."""
+    if request.followers.exists():
+        return ""
+    reason = _(
+        "Personne ne recevra cette réponse par courriel : le demandeur n'a pas laissé d'adresse "
+        "(ou s'est désabonné) et personne ne suit ce signalement."
+    )
+    if request.contact_phone:
+        reason += " " + _("Il a laissé un numéro de téléphone : %(phone)s.") % {
+            "phone": request.contact_phone
+        }
+    return reason
+
+
 @transaction.atomic
-def request_reply(request: CitizenRequest, *, actor: Any, message: str) -> Event:
-    """A public answer to the citizen, shown on the request's page and mailed."""
+def request_reply(
+    request: CitizenRequest, *, actor: Any, message: str, publish_unmailed: bool = False
+) -> Event:
+    """A public answer to the citizen, shown on the request's page and mailed to whoever
+    follows it (``event.data["mailed_to"]``: how many). When nobody follows it (no address
+    left, or unsubscribed) the answer is refused, nothing stored, unless the agent chose to
+    publish it on the tracking page only (``publish_unmailed``), where the requester finds it
+    with their tracking link."""
     # Locked and read again, as transfers and statuses are: the right to answer is judged on
     # the request's current service, not on a copy loaded before a transfer.
     request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
@@ -333,6 +388,18 @@ def request_reply(request: CitizenRequest, *, actor: Any, message: str) -> Event
         raise ValidationError({"message": _("La réponse est vide.")})
     if len(message) > 5000:
         raise ValidationError({"message": _("La réponse dépasse 5 000 caractères.")})
+    unreachable = nobody_to_tell(request)
+    if unreachable and not publish_unmailed:
+        raise ValidationError(
+            {
+                "publish_unmailed": unreachable
+                + " "
+                + _(
+                    "Rien n'a été envoyé ni publié. Pour afficher la réponse sur la page de "
+                    "suivi seulement, cochez la case ci-dessous."
+                )
+            }
+        )
     event = Event.objects.create(
         request=request,
         type=Event.Type.REPLY,
@@ -341,14 +408,287 @@ def request_reply(request: CitizenRequest, *, actor: Any, message: str) -> Event
         is_public=True,
         message=message,
     )
-    tell_followers(
+    told = tell_followers(
         request,
         template="request_reply",
         context={"request": request, "event": event},
         topic="reply",
         dedupe_key=f"event:{event.pk}",
     )
+    event.data = {"mailed_to": told}
+    event.save(update_fields=["data"])
     return event
+
+
+# --- The citizen's side: updates on their own request, following -------------------------------
+
+
+def requester_check(user: Any, request: CitizenRequest, *, has_key: bool) -> None:
+    if not permissions.can_update_as_requester(user, request, has_key=has_key):
+        raise PermissionDenied(_("Seul le demandeur peut compléter sa demande."))
+
+
+def submitted_before(request: CitizenRequest, submission: str) -> Event | None:
+    """The event a form already stored (a double submit, a retry after a lost answer): each
+    form carries a one-off ``submission`` key, looked up under the request's row lock."""
+    if not submission:
+        return None
+    return request.events.filter(data__submission=submission[:64]).first()
+
+
+def tell_service_of_update(
+    request: CitizenRequest, event: Event, *, photos: int = 0, text: str = ""
+) -> None:
+    """Mail the handling service (its address and agents) what the citizen added: stored with
+    the update, sent once committed, kept in the outbox through a broker outage."""
+    if request.service_id is None:
+        return
+    service = Service.objects.select_related("organisation").get(pk=request.service_id)
+    mail_enqueue(
+        to=service_recipients(service),
+        template="request_citizen_update_service",
+        context={
+            "request": request,
+            "event": event,
+            "photos": photos,
+            "text": text or event.message,
+            "url": staff_url(request),
+        },
+        topic=f"citizen:{event.type}",
+        reference=request.reference,
+        dedupe_key=f"event:{event.pk}",
+    )
+
+
+def _citizen(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+CITIZEN_TEXT_MAX = 5000
+
+
+def _citizen_text(message: str, *, required: bool) -> str:
+    message = (message or "").strip()
+    if required and not message:
+        raise ValidationError({"message": _("Écrivez votre message.")})
+    if len(message) > CITIZEN_TEXT_MAX:
+        raise ValidationError({"message": _("Le message dépasse 5 000 caractères.")})
+    return message
+
+
+@transaction.atomic
+def request_citizen_reply(
+    request: CitizenRequest, *, user: Any, has_key: bool, message: str, submission: str = ""
+) -> Event:
+    """The requester writes to the service (an answer to its question, a detail). Seen by
+    them and the agents, never by the public: what a citizen writes may name them or give a
+    phone number. The service is mailed."""
+    request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
+    requester_check(user, request, has_key=has_key)
+    earlier = submitted_before(request, submission)
+    if earlier is not None:
+        return earlier
+    message = _citizen_text(message, required=True)
+    event = Event.objects.create(
+        request=request,
+        type=Event.Type.CITIZEN_REPLY,
+        actor=_citizen(user),
+        for_requester=True,
+        message=message,
+        data={"submission": submission[:64]} if submission else {},
+    )
+    tell_service_of_update(request, event)
+    return event
+
+
+def reopen_refusal(request: CitizenRequest) -> str:
+    """Why the requester may not reopen the request ("" if they may): only a resolved one,
+    within GRC_REOPEN_DAYS of its resolution."""
+    if request.status != Status.RESOLVED:
+        return _("Seule une demande résolue peut être signalée comme toujours présente.")
+    days = settings.GRC_REOPEN_DAYS
+    if request.closed_at is None or timezone.now() - request.closed_at > dt.timedelta(days=days):
+        return _(
+            "Cette demande est résolue depuis plus de %(days)s jours : si le problème est "
+            "revenu, faites un nouveau signalement."
+        ) % {"days": days}
+    return ""
+
+
+@transaction.atomic
+def request_reopen(
+    request: CitizenRequest, *, user: Any, has_key: bool, message: str = "", submission: str = ""
+) -> Event:
+    """The requester says "still a problem" and reopens their resolved request (see reopen_refusal).
+    It goes back to "in progress" in the same service; a public line says so, their comment
+    is a line for them and the agents only. The service and the followers are told."""
+    request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
+    requester_check(user, request, has_key=has_key)
+    earlier = submitted_before(request, submission)
+    if earlier is not None:
+        return earlier
+    message = _citizen_text(message, required=False)
+    refusal = reopen_refusal(request)
+    if refusal:
+        raise ValidationError(refusal)
+    before = request.status
+    request.status = Status.IN_PROGRESS
+    request.status_reason = ""
+    request.closed_at = None
+    request.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
+    event = Event.objects.create(
+        request=request,
+        type=Event.Type.REOPENED,
+        actor=_citizen(user),
+        is_public=True,
+        status_before=before,
+        status_after=request.status,
+        data={"submission": submission[:64]} if submission else {},
+    )
+    if message:
+        Event.objects.create(
+            request=request,
+            type=Event.Type.CITIZEN_REPLY,
+            actor=_citizen(user),
+            for_requester=True,
+            message=message,
+        )
+    tell_service_of_update(request, event, text=message)
+    tell_followers(
+        request,
+        template="request_status",
+        context={"request": request, "event": event, "status": Status(request.status).label},
+        topic="status",
+        dedupe_key=f"event:{event.pk}",
+    )
+    return event
+
+
+def _address(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not email:
+        raise ValidationError({"email": _("Indiquez une adresse électronique.")})
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError(
+            {"email": _("Cette adresse électronique n'est pas valide.")}
+        ) from None
+    if email_is_banned(email):
+        raise ValidationError(
+            {
+                "email": _(
+                    "Cette adresse ne peut plus recevoir de nouvelles du portail : contactez "
+                    "l'accueil de la mairie."
+                )
+            }
+        )
+    return email
+
+
+@transaction.atomic
+def request_follow(request: CitizenRequest, *, user: Any, is_public: bool) -> bool:
+    """A signed-in resident follows a request: each public step is mailed to their account's
+    address, with a link to stop. Its author follows as its owner (their tracking link).
+    Returns False if they already followed it."""
+    if not permissions.can_follow_request(user, request, is_public=is_public):
+        raise PermissionDenied(_("Connectez-vous pour suivre ce signalement."))
+    email = _address(user.email)
+    if request.followers.filter(email=email).exists():
+        return False
+    stranger = request.author_id != user.pk
+    Follower.objects.bulk_create(
+        [
+            Follower(
+                request=request,
+                email=email,
+                user=user,
+                is_me_too=stranger,
+                follows_only=stranger,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return True
+
+
+@transaction.atomic
+def request_unfollow(request: CitizenRequest, *, email: str) -> bool:
+    """Stop mailing an address about a request (the button of a signed-in follower, or the
+    link in each mail). Returns False if it did not follow it."""
+    deleted, _rows = Follower.objects.filter(
+        request=request, email=(email or "").strip().lower()
+    ).delete()
+    return bool(deleted)
+
+
+def follows(request: CitizenRequest, user: Any) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return request.followers.filter(email=(user.email or "").lower()).exists()
+
+
+CONTACT_SALT = "tracking.contact"
+CONTACT_LINK_DAYS = 7
+
+
+def may_add_contact(request: CitizenRequest) -> bool:
+    """An anonymous request with no address to tell: its requester may give one."""
+    return request.author_id is None and not request.followers.filter(is_me_too=False).exists()
+
+
+def request_contact_offer(request: CitizenRequest, *, user: Any, has_key: bool, email: str) -> None:
+    """An anonymous requester (their tracking link) gives an address to be told at. Nothing
+    is stored until they open the link mailed to it (request_contact_confirm): an address
+    typed by someone else is never used, and the page never shows it back."""
+    requester_check(user, request, has_key=has_key)
+    if not may_add_contact(request):
+        raise ValidationError(_("Une adresse est déjà enregistrée pour cette demande."))
+    email = _address(email)
+    token = signing.dumps([request.pk, email], salt=CONTACT_SALT, compress=True)
+    with transaction.atomic():
+        mail_enqueue(
+            to=[email],
+            template="request_contact_confirm",
+            context={
+                "request": request,
+                "days": CONTACT_LINK_DAYS,
+                "url": site_url(reverse("reports:contact", args=[request.reference, token])),
+            },
+            topic="contact:confirm",
+            reference=request.reference,
+        )
+
+
+def contact_reader(token: str) -> tuple[int, str] | None:
+    try:
+        request_id, email = signing.loads(
+            token, salt=CONTACT_SALT, max_age=dt.timedelta(days=CONTACT_LINK_DAYS)
+        )
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return int(request_id), str(email)
+
+
+@transaction.atomic
+def request_contact_confirm(request: CitizenRequest, *, email: str) -> bool:
+    """The address was confirmed by its link: it follows the request as its requester's (the
+    tracking link in each mail) and the agents see it. Returns False if it already did."""
+    request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
+    email = _address(email)
+    if request.followers.filter(email=email).exists():
+        return False
+    follower_add(request, email=email)
+    if not request.contact_email and request.author_id is None:
+        request.contact_email = email
+        request.save(update_fields=["contact_email", "updated_at"])
+    Event.objects.create(
+        request=request,
+        type=Event.Type.CONTACT_ADDED,
+        note=_("Le demandeur a donné et confirmé une adresse électronique : %(email)s.")
+        % {"email": email},
+    )
+    return True
 
 
 @transaction.atomic

@@ -291,6 +291,11 @@ GRC_PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_MEGAPIXELS", 40) * 1_000_000  # checke
 GRC_PHOTO_MAX_COUNT = 3
 GRC_PHOTO_MAX_SIDE = 2048  # stored photos are re-encoded at most this wide or high
 GRC_THUMBNAIL_SIDE = 320
+# Photos a citizen may add to their report after sending it, all together (the first ones too).
+GRC_PHOTO_MAX_PER_REPORT = env_int("PHOTO_MAX_PER_REPORT", 10)
+# A resolved request may be reopened by its citizen ("still a problem?") this many days after
+# it was resolved; after that, they are asked to make a new report.
+GRC_REOPEN_DAYS = env_int("REOPEN_DAYS", 30)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -404,6 +409,9 @@ GRC_RATE_LIMITS = {
     # wrong passwords on the verification links of an account, all its links together
     # (accounts.throttle.verification_attempt)
     "verify-account": _limits(env_str("RATE_LIMIT_VERIFY", "5/3600")),
+    # a citizen's updates stored on their request: messages, photos, reopening, follows,
+    # contact addresses (tracking.services, reports.updates)
+    "update": _limits(env_str("RATE_LIMIT_UPDATE", "10/60,60/3600")),
 }
 GRC_RATE_LIMITS["login-device"] = GRC_RATE_LIMITS["login-account"]
 # How many proxies in front of the portal append to X-Forwarded-For (0: use REMOTE_ADDR; 1 behind
