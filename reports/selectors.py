@@ -384,19 +384,65 @@ def reports_map(bbox, *, zoom: int, filters: RequestFilters) -> tuple[int, int, 
     return total, features, text
 
 
-def reports_public_list(filters: RequestFilters, *, limit: int = 50) -> list[Report]:
-    """The latest visible reports matching the filters, for the list beside the map (the same
-    reports, without the map)."""
+PUBLIC_LIST_PAGE_SIZE = 20
+
+
+def reports_public_page(
+    filters: RequestFilters, page: Any, *, per_page: int = PUBLIC_LIST_PAGE_SIZE
+):
+    """One page (a Django ``Page``; numbering starts at 1, a number out of range gives the last
+    page) of the visible reports matching the filters, newest first: the list beside the map,
+    the map's non-map path. Two queries: the count and the page."""
+    from django.core.paginator import Paginator
+
+    paginator = Paginator(_public_list_queryset(filters), per_page)
+    return paginator.get_page(page)
+
+
+def _public_list_queryset(filters: RequestFilters) -> QuerySet[Report]:
     qs = Report.objects.filter(filters.q(), is_hidden=False).select_related("category", "commune")
-    return list(
-        qs.only(
-            "reference",
-            "status",
-            "created_at",
-            "address_label",
-            "equipment_label",
-            "category__name",
-            "category__public_position",  # a home's address is not listed
-            "commune__name",
-        ).order_by("-created_at")[:limit]
+    return qs.only(
+        "reference",
+        "status",
+        "created_at",
+        "address_label",
+        "equipment_label",
+        "category__name",
+        "category__public_position",  # a home's address is not listed
+        "commune__name",
+    ).order_by("-created_at", "-pk")
+
+
+PLACE_EQUIPMENT_RADIUS_M = 30
+
+
+def report_public_place(report: Report) -> dict | None:
+    """Where the tracking page's map shows the report, for every reader: its public point
+    (reports.positions: snapped to the public grid, never the exact one), in WGS84, with the
+    category's public equipment within PLACE_EQUIPMENT_RADIUS_M of it (their numbers are
+    written beside the map). None for a category about a home or a report without a point:
+    no map at all."""
+    from core.maps import reproject
+
+    if report.public_location is None or not shows_place(report, may_see_private=False):
+        return None
+    point = reproject(report.public_location, 4326)
+    lon, lat = round(point.x, 6), round(point.y, 6)
+    equipment = (
+        equipment_near(
+            report.category, lon=lon, lat=lat, radius_m=PLACE_EQUIPMENT_RADIUS_M, limit=8
+        )
+        if report.category
+        else []
     )
+    return {
+        "lon": lon,
+        "lat": lat,
+        "status": report.status,
+        "equipment": [
+            {"ref": e.ref, "layer_name": e.layer_name, "lon": e.lon, "lat": e.lat,
+             "distance_m": round(e.distance_m or 0)}
+            for e in equipment
+            if e.ref
+        ],
+    }  # fmt: skip

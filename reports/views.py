@@ -109,10 +109,11 @@ def report_photo(request: HttpRequest, reference: str, name: str) -> FileRespons
 
 
 def report_list(request: HttpRequest) -> HttpResponse:
-    """Public reports: a map and, with the same filters, a list (the non-map way)."""
+    """Public reports: a map and, with the same filters, a list paged by the server (the
+    non-map way; ``?page=N``, the page links keep the filters)."""
     from django.core.exceptions import ValidationError
 
-    from core.maps import map_config
+    from core.maps import map_config, status_legend
     from routing.models import Category
     from tracking.filters import RequestFilters, error_text
     from tracking.models import Status
@@ -128,9 +129,23 @@ def report_list(request: HttpRequest) -> HttpResponse:
             exc,
             {"since": "Depuis le", "until": "Jusqu'au", "category": "Problème", "status": "État"},
         )
+    page = selectors.reports_public_page(filters, request.GET.get("page"))
+    legend = status_legend()
+    shapes = {s["value"]: s for s in legend}
+    reports = list(page.object_list)
+    for report in reports:  # each line shows its status's shape, as on the map
+        report.legend = shapes.get(report.status)
     context = {
-        "reports": selectors.reports_public_list(filters),
+        "page": page,
+        "reports": reports,
+        "page_links": page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1),
         "filters": filters,
+        "filters_open": bool(error),  # on a phone the panel is folded, unless it has an error
+        "filters_active": len(filters.categories)
+        + len(filters.statuses)
+        + bool(filters.since)
+        + bool(filters.until),
+        "legend": legend,
         "filter_error": error,
         "categories": Category.objects.filter(is_active=True).select_related("domain"),
         "statuses": Status.choices,

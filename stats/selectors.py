@@ -736,3 +736,106 @@ def commune_rates(
             )
         )
     return out
+
+
+# --- Public resolution rates and delays (the public statistics page) --------------------------
+
+RESOLVED_WITHIN_DAYS = 30
+# Closed as the duplicate of another report, or sent to another body: not ours to resolve.
+NOT_OURS = (Status.DUPLICATE, Status.TRANSFERRED_OUT)
+
+# Over the reports the public may see (as the open data: neither hidden nor held for
+# moderation; procedures never), per commune, per problem and in all: how many, how many
+# resolved, the median days from report to resolution (exact), and, among the reports made at
+# least RESOLVED_WITHIN_DAYS days ago, how many were resolved within that many days.
+PUBLIC_RATES_SQL = """
+WITH r AS (
+    SELECT c.commune_id, c.category_id,
+           CASE WHEN c.status = %(resolved)s AND c.closed_at IS NOT NULL
+                THEN date_part('epoch', c.closed_at - c.created_at) / 86400.0 END AS d,
+           c.created_at <= %(cutoff)s AS old_enough
+    FROM tracking_citizenrequest c
+    JOIN reports_report p ON p.citizenrequest_ptr_id = c.id
+    WHERE NOT p.is_hidden AND NOT p.moderation_pending
+      AND NOT (c.status = ANY(%(not_ours)s))
+), g AS (
+    SELECT GROUPING(commune_id) AS by_category, GROUPING(category_id) AS by_commune,
+           commune_id, category_id, count(*)::int AS n, count(d)::int AS resolved,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS median,
+           (count(*) FILTER (WHERE old_enough))::int AS eligible,
+           (count(*) FILTER (WHERE old_enough AND d <= %(days)s))::int AS within
+    FROM r
+    GROUP BY GROUPING SETS ((commune_id), (category_id), ())
+)
+SELECT CASE WHEN g.by_category = 0 AND g.by_commune = 1 THEN 'commune'
+            WHEN g.by_commune = 0 AND g.by_category = 1 THEN 'category' ELSE 'all' END,
+       COALESCE(t.name, k.name, ''), g.n, g.resolved, g.median, g.eligible, g.within
+FROM g
+LEFT JOIN territory_commune t ON g.by_category = 0 AND g.by_commune = 1 AND t.id = g.commune_id
+LEFT JOIN routing_category k ON g.by_commune = 0 AND g.by_category = 1 AND k.id = g.category_id
+WHERE (g.by_category = 1 AND g.by_commune = 1)
+   OR (g.by_commune = 1 AND g.commune_id IS NOT NULL)
+   OR (g.by_category = 1 AND g.category_id IS NOT NULL)
+ORDER BY 2
+"""
+
+
+@dataclass(frozen=True)
+class ResolutionRate:
+    """One line of the public resolution table; every figure None when ``reports`` is under k
+    (then nothing is told about the group)."""
+
+    name: str
+    reports: int | None
+    resolved: int | None = None
+    rate: float | None = None  # percent of the reports resolved
+    median_days: float | None = None  # from report to resolution, over the resolved ones
+    eligible: int | None = None  # made at least RESOLVED_WITHIN_DAYS days ago
+    within: float | None = None  # percent of those resolved within RESOLVED_WITHIN_DAYS days
+
+
+@dataclass(frozen=True)
+class PublicRates:
+    total: ResolutionRate
+    by_commune: list[ResolutionRate]
+    by_category: list[ResolutionRate]
+
+
+def public_resolution_rates(*, k: int, now: dt.datetime | None = None) -> PublicRates:
+    """Resolution rate and delays of the public reports, in all, per commune and per problem,
+    computed by PostgreSQL from the stored requests in one statement. Same public rules as the
+    open data and the public map: hidden and held reports never count; duplicates and reports
+    sent to another body are left out (not ours to resolve). A group of fewer than ``k``
+    reports is withheld whole (k-anonymity, as the public heatmap's cells)."""
+    now = now or timezone.now()
+    params = {
+        "resolved": Status.RESOLVED,
+        "not_ours": [str(s) for s in NOT_OURS],
+        "cutoff": now - dt.timedelta(days=RESOLVED_WITHIN_DAYS),
+        "days": RESOLVED_WITHIN_DAYS,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(PUBLIC_RATES_SQL, params)
+        rows = cursor.fetchall()
+
+    def line(name: str, n: int, resolved: int, median, eligible: int, within: int):
+        if n < k:
+            return ResolutionRate(name, None)
+        return ResolutionRate(
+            name,
+            n,
+            resolved,
+            round(100 * resolved / n, 1),
+            round(median, 1) if median is not None else None,
+            eligible,
+            round(100 * within / eligible, 1) if eligible else None,
+        )
+
+    total = ResolutionRate("", None)
+    by_commune, by_category = [], []
+    for kind, name, *figures in rows:
+        if kind == "all":
+            total = line(name, *figures)
+        else:
+            (by_commune if kind == "commune" else by_category).append(line(name, *figures))
+    return PublicRates(total=total, by_commune=by_commune, by_category=by_category)

@@ -304,8 +304,9 @@ def dashboard(request):
 
 
 def public_statistics(request):
-    """For everyone: a heatmap of the territory's requests and counts per commune, both
-    without any figure under k (no single report can be singled out)."""
+    """For everyone: a heatmap of the territory's requests and counts per commune, and the
+    resolution rate and delays per commune and per problem, all without any figure under k
+    (no single report can be singled out)."""
     from django.conf import settings
 
     k = settings.GRC_HEATMAP_K
@@ -314,6 +315,8 @@ def public_statistics(request):
         "communes": selectors.commune_rates(
             filters=RequestFilters(), audience=selectors.Audience(None, k, public=True)
         ),
+        "rates": selectors.public_resolution_rates(k=k),
+        "within_days": selectors.RESOLVED_WITHIN_DAYS,
         "map_config": map_config(),
     }
     return render(request, "stats/public.html", context)

@@ -5,7 +5,7 @@
 // map gives the figures per commune (the non-map path).
 import { textElement } from "./dom.js";
 import { gettext } from "./i18n.js";
-import { addStreets } from "./own-data.js";
+import { addContext } from "./own-data.js";
 
 const element = document.getElementById("heat-map");
 const config = JSON.parse(document.getElementById("map-config").textContent);
@@ -17,7 +17,7 @@ const map = L.map(element, { minZoom: config.minZoom, maxZoom: config.maxZoom })
 if (config.basemap) {
   L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: config.basemap.maxZoom }).addTo(map);
 }
-addStreets(map, config.streetsUrl, { minZoom: 15 });
+addContext(map, config); // our communes, streets and equipment under the cells (own-data.js)
 // The whole agglomeration (the portal's default view is the town).
 const TERRITORY_ZOOM = mode === "inhabitants" ? 11 : 12;
 map.setView(config.center, TERRITORY_ZOOM);

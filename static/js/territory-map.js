@@ -1,7 +1,7 @@
 // Territory map: the 14 communes drawn from our own data (works with no basemap and no network).
 // The same information is in the list of communes beside the map.
 import { textElement } from "./dom.js";
-import { addStreets } from "./own-data.js";
+import { addContext } from "./own-data.js";
 
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const element = document.getElementById("territory-map");
@@ -10,7 +10,7 @@ map.setView(config.center, 11);
 if (config.basemap) {
   L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: config.basemap.maxZoom }).addTo(map);
 }
-addStreets(map, config.streetsUrl, { minZoom: 14 });
+addContext(map, config, { communes: false, streetsMinZoom: 14 }); // the communes are drawn below
 const whoUrl = element.closest("section").querySelector(".commune-list a")?.getAttribute("href")?.split("?")[0];
 
 fetch("/api/territory/communes/", { headers: { Accept: "application/geo+json" } })
