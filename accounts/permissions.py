@@ -286,15 +286,11 @@ def requests_filter_for(user: Any, *, prefix: str = "") -> Q:
 
 
 def requests_export_filter(user: Any) -> Q:
-    """Rows a staff member may export: the requests of the organisations they work for (all of
-    them for the operator). Personal columns are filled only where ``requests_filter_for``
-    allows (the handling service, the organisation's administrators)."""
-    actor = actor_for(user)
-    if actor.is_superuser:
-        return Q()
-    if not actor.is_staff:
-        return Q(pk__in=[])
-    return Q(organisation_id__in=actor.organisations)
+    """Rows a staff member may export: exactly the requests their dashboard counts
+    (``stats_organisations``: the organisations they work for, all of them for the operator).
+    Personal columns are filled only where ``requests_filter_for`` allows (the handling
+    service, the organisation's administrators)."""
+    return stats_scope(stats_organisations(user))
 
 
 def stats_scope(organisations: frozenset[int] | None) -> Q:
@@ -314,18 +310,25 @@ def heatmap_audience(user: Any) -> tuple[frozenset[int] | None, int, bool]:
 
 
 def stats_organisations(user: Any) -> frozenset[int] | None:
-    """The organisations whose requests a staff member sees in figures and heatmaps, as for
-    ``stats_scope``: None means every request (the operator, the agglomeration's staff)."""
+    """The organisations whose requests a staff member counts in figures, heatmaps and
+    exports, as for ``stats_scope``: the organisations they work for (a town's staff their
+    town's, the agglomeration's staff the CAHC's); None means every request (the operator).
+    One scope for the figures, the export rows and the service filter (``stats_services``)."""
     actor = actor_for(user)
     if actor.is_superuser:
         return None
     if not actor.is_staff:
         return frozenset()
-    if Organisation.objects.filter(
-        pk__in=actor.organisations, kind=Organisation.Kind.EPCI
-    ).exists():
-        return None
     return actor.organisations
+
+
+def stats_services(user: Any) -> QuerySet[Service]:
+    """The services the statistics' service filter offers: every service of the organisations
+    ``stats_organisations`` counts (all of them for the operator), so that any figure of the
+    scope can be narrowed to its service."""
+    organisations = stats_organisations(user)
+    qs = Service.objects.select_related("organisation")
+    return qs if organisations is None else qs.filter(organisation_id__in=organisations)
 
 
 # --- GIS layers ----------------------------------------------------------------------------

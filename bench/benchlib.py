@@ -22,7 +22,7 @@ PYGEOAPI_REQUIREMENTS = BENCH / "requirements-pygeoapi.txt"
 PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("BENCH_PG_PORT", "5432"))
 PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
-DB_NAME = "libercourt_grc_bench"
+DB_NAME = os.environ.get("BENCH_DB", "libercourt_grc_bench")  # BENCH_DB: another name
 DATABASE_URL = f"postgis://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
 
 LAYER_SLUG = "bench-points"

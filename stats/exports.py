@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from reports.models import Report
 from routing.questions import answers_display
+from tracking.models import Channel, Status
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -50,6 +51,8 @@ PUBLIC_COLUMNS = [
     ("insee", "Code INSEE"),
     ("organisation", "Organisme"),
     ("service", "Service"),
+    ("status_code", "Code état"),  # the codes, for machine users (the labels above are French)
+    ("channel_code", "Code canal"),
     ("lon", "Longitude"),
     ("lat", "Latitude"),
 ]
@@ -126,6 +129,14 @@ _PRIVATE_FIELDS = [
 ]
 
 
+def _label(choices, code: str) -> str:
+    """The French label of a status or channel code (the code itself if unknown)."""
+    try:
+        return str(choices(code).label)
+    except ValueError:
+        return code
+
+
 def _day(value) -> str:
     """A date as the portal shows it: the local day (Europe/Paris), not UTC's."""
     return timezone.localdate(value).isoformat() if value else ""
@@ -152,10 +163,12 @@ def export_rows(queryset, *, private: Q | None, open_data: bool = False) -> Iter
     for r in qs.order_by("created_at", "pk").values(*fields).iterator(chunk_size=2000):
         row = {
             "reference": r["reference"],
-            "channel": r["channel"],
+            "channel": _label(Channel, r["channel"]),
             "category": r["category_name"],
             "domain": r["domain_name"],
-            "status": r["status"],
+            "status": _label(Status, r["status"]),
+            "status_code": r["status"],
+            "channel_code": r["channel"],
             "created": _day(r["created_at"]),
             "closed": _day(r["closed_at"]),
             "due": _day(r["due_at"]),

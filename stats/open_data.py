@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 STEM = "signalements"
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 3  # bump when the files' columns or content change: forces a rebuild
+FORMAT_VERSION = 4  # bump when the files' columns or content change: forces a rebuild
 _LOCK = 7_245_301  # pg advisory lock: one build at a time, whichever worker runs it
 
 # What the files show, summed up: the public reports' rows, each by the columns the files hold

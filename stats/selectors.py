@@ -6,6 +6,7 @@ organisation, commune, timestamps), so procedures join the same figures when the
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ AGE_BUCKETS = [
 class Dashboard:
     total: int
     open: int
+    resolved: int  # status "resolved"
+    resolution_rate: float | None  # resolved ÷ total, in %
+    median_days: float | None  # median processing time of the closed requests, in days
+    overdue: int  # open requests past their due date (the problem's target, tracking.due_at)
     closed_within_target: float | None  # share of closed requests closed within their target
     by_status: list[tuple[str, int]]
     by_category: list[tuple[str, int]]
@@ -55,29 +60,67 @@ class Dashboard:
     km_avoided: float
     co2_kg_avoided: float
     sheets_avoided: int
-    source: str = "requests"  # "counts": the maintained monthly counts; "requests": the rows
+    # "counts": the maintained monthly counts; "requests": the rows; "counts+requests": the
+    # whole months from the counts, the partial first and last months from the rows
+    source: str = "requests"
 
 
-def _counts(qs, field: str, labels: dict | None = None, limit: int = 30) -> list[tuple[str, int]]:
-    rows = qs.values(field).annotate(n=Count("pk")).order_by("-n", field)[:limit]
-    return [((labels or {}).get(r[field], r[field]) or "—", r["n"]) for r in rows]
-
-
-# Exact percentiles of the closed requests' processing times, per problem; {closed} is the
-# requests' own query (scope and filters), so its indexes serve (no "id IN (...)" semi-join).
+# Exact percentiles of the closed requests' processing times, per problem and for all of them;
+# {durations} gives (category_id, days): the maintained closed times (stats.0008) when they
+# answer the filters, else the requests' own query (scope and filters), so its indexes serve.
 TIMES_SQL = """
-    SELECT k.name, k.sla_days, t.n, t.p, t.within
-    FROM (SELECT category_id, count(*) AS n,
-                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY d) AS p,
-                 count(*) FILTER (WHERE d <= sla_days) AS within
-          FROM (SELECT c.category_id, k.sla_days,
-                       date_part('epoch', c.closed_at - c.created_at) / 86400.0 AS d
-                FROM ({closed}) AS c (category_id, created_at, closed_at)
-                JOIN routing_category k ON k.id = c.category_id) d
-          GROUP BY category_id) t
-    JOIN routing_category k ON k.id = t.category_id
-    ORDER BY t.n DESC, k.name
+    WITH d AS MATERIALIZED (
+        SELECT d.category_id, k.sla_days, d.days
+        FROM ({durations}) AS d (category_id, days)
+        JOIN routing_category k ON k.id = d.category_id
+    ), t AS (
+        SELECT false AS whole, category_id, count(*) AS n,
+               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY days) AS p,
+               count(*) FILTER (WHERE days <= sla_days) AS within
+        FROM d GROUP BY category_id
+        UNION ALL
+        SELECT true, NULL, count(*), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY days),
+               count(*) FILTER (WHERE days <= sla_days)
+        FROM d
+    )
+    SELECT t.whole, k.name, k.sla_days, t.n, t.p, t.within
+    FROM t LEFT JOIN routing_category k ON k.id = t.category_id
+    ORDER BY t.whole, t.n DESC, k.name
 """
+DURATIONS_FROM_REQUESTS = """
+    SELECT c.category_id, date_part('epoch', c.closed_at - c.created_at) / 86400.0
+    FROM ({closed}) AS c (category_id, created_at, closed_at)
+"""
+# The same figures from the maintained closed times (stats.0008): each problem's durations
+# and all of them read in order through an index, so that each percentile's sort finds them
+# already sorted (a check, not a sort); {where} narrows them to the scope and filters.
+TIMES_FROM_CLOSED_TIMES = """
+    SELECT false, k.name, k.sla_days, x.n, x.p, x.within
+    FROM routing_category k
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n,
+               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY days) AS p,
+               count(*) FILTER (WHERE days <= k.sla_days) AS within
+        FROM (SELECT t.days FROM stats_closedtime t
+              WHERE t.category_id = k.id {where} ORDER BY t.days) s
+    ) x
+    WHERE x.n > 0
+    ORDER BY 4 DESC, 2
+"""
+# The overall median of the same times: the middle one or two read in order (an index-only
+# scan of half of them, no sort), interpolated as percentile_cont does.
+MIDDLE_CLOSED_TIMES = """
+    SELECT t.days FROM stats_closedtime t
+    WHERE t.category_id IS NOT NULL {where}
+    ORDER BY t.days OFFSET %(offset)s LIMIT 2
+"""
+CLOSED_TIMES_WHERE = """
+      AND (%(a0)s::timestamptz IS NULL OR t.created_at >= %(a0)s::timestamptz)
+      AND (%(a1)s::timestamptz IS NULL OR t.created_at < %(a1)s::timestamptz)
+      AND (%(all_orgs)s OR t.organisation_id = ANY(%(orgs)s))
+      AND (cardinality(%(services)s::int[]) = 0 OR t.service_id = ANY(%(services)s))
+      AND (cardinality(%(categories)s::int[]) = 0 OR t.category_id = ANY(%(categories)s))"""
+
 
 # Every breakdown of the dashboard from the maintained counts (stats.0004), labels joined.
 MONTH_SQL = """
@@ -105,11 +148,15 @@ WHERE b.n <> 0
 """
 
 
+def _counts_answer(filters) -> bool:
+    """Whether the maintained counts can answer these filters' whole months (scope and
+    services: no problem, status, commune or channel filter)."""
+    return not (filters.categories or filters.statuses or filters.communes or filters.channels)
+
+
 def _answered_by_counts(filters) -> bool:
-    """Whether the maintained counts answer these filters: whole months, and services."""
-    return not (
-        filters.categories or filters.statuses or filters.communes or filters.channels
-    ) and _whole_months(filters.since, filters.until)
+    """Whether the maintained counts answer these filters alone: whole months, and services."""
+    return _counts_answer(filters) and _whole_months(filters.since, filters.until)
 
 
 def first_of_12_months(today: dt.date) -> dt.date:
@@ -117,8 +164,27 @@ def first_of_12_months(today: dt.date) -> dt.date:
     return dt.date(month // 12, month % 12 + 1, 1)
 
 
-def _breakdowns_from_counts(organisations, filters, today) -> tuple[dict, list, list]:
-    """The breakdowns by dimension, and the raw (value, label, n) of statuses and channels."""
+def _whole_months_within(since, until) -> tuple[dt.date | None, dt.date | None] | None:
+    """The first and last day of the whole months inside [since, until] (None: open), or None
+    when no whole month is inside."""
+    first = since if since is None or since.day == 1 else _next_month(since)
+    if until is None or (until + dt.timedelta(days=1)).day == 1:
+        last = until
+    else:
+        last = until.replace(day=1) - dt.timedelta(days=1)
+    if first is not None and last is not None and first > last:
+        return None
+    return first, last
+
+
+# A breakdown's raw rows: dim -> {value: [label, n]}; values are codes or ids as text, the
+# monthly counts' own ("0" / "" for none), so that both paths add up.
+Raw = dict[str, dict[str, list]]
+_LABELLED = {"status": dict(Status.choices), "channel": dict(Channel.choices)}
+
+
+def _raw_from_counts(organisations, filters, today) -> Raw:
+    """The breakdowns over the filters' period (whole months) from the monthly counts."""
     m0, m1 = _months(filters.since, filters.until)
     params = {
         "all_orgs": organisations is None,
@@ -128,42 +194,118 @@ def _breakdowns_from_counts(organisations, filters, today) -> tuple[dict, list, 
         "m1": m1,
         "last12": first_of_12_months(today),
     }
-    labels = {"status": dict(Status.choices), "channel": dict(Channel.choices)}
-    found: dict[str, list[tuple[str, int]]] = {}
+    found: Raw = {}
     with connection.cursor() as cursor:
         cursor.execute(MONTH_SQL, params)
         for dim, value, label, n in cursor.fetchall():
-            shown = str(labels[dim].get(value, value)) if dim in labels else label
-            found.setdefault(dim, []).append((value, shown or "—", n))
-    out = {}
-    for dim, rows in found.items():
-        if dim == "month":
-            out[dim] = sorted((value, n) for value, _, n in rows)
-        else:
-            # ties ordered as the requests' path does: by code, or by name
-            tie = 0 if dim in labels else 1
-            ranked = sorted(rows, key=lambda r: (-r[2], r[tie]))[:30]
-            out[dim] = [(label, n) for _, label, n in ranked]
-    return out, found.get("status", []), found.get("channel", [])
+            found.setdefault(dim, {})[value] = [label, n]
+    return found
 
 
-def _breakdowns_from_requests(qs, today) -> dict[str, list[tuple[str, int]]]:
-    """The same breakdowns, counted from the requests (any filter)."""
+def _raw_from_requests(qs, today) -> Raw:
+    """The same breakdowns counted from the requests of ``qs`` (any filter)."""
+    found: Raw = {}
+    groups = {
+        "status": ("status", None, ""),
+        "category": ("category_id", "category__name", ""),
+        "service": ("service_id", "service__name", "0"),
+        "commune": ("commune_id", "commune__name", ""),
+        "channel": ("channel", None, ""),
+    }
+    for dim, (field, name, none) in groups.items():
+        fields = (field, name) if name else (field,)
+        for r in qs.values(*fields).annotate(n=Count("pk")).order_by():
+            value = none if r[field] is None else str(r[field])
+            found.setdefault(dim, {})[value] = [r[name] if name else value, r["n"]]
     months = (
         qs.filter(created_at__gte=day_start(first_of_12_months(today)))
         .annotate(month=TruncMonth("created_at"))
         .values("month")
         .annotate(n=Count("pk"))
-        .order_by("month")
+        .order_by()
     )
-    return {
-        "status": _counts(qs, "status", dict(Status.choices)),
-        "category": _counts(qs, "category__name"),
-        "service": _counts(qs, "service__name"),
-        "commune": _counts(qs, "commune__name"),
-        "channel": _counts(qs, "channel", dict(Channel.choices)),
-        "month": [(m["month"].strftime("%Y-%m"), m["n"]) for m in months],
-    }
+    for m in months:
+        found.setdefault("month", {})[m["month"].strftime("%Y-%m")] = [None, m["n"]]
+    return found
+
+
+def _add(raw: Raw, more: Raw) -> Raw:
+    for dim, values in more.items():
+        into = raw.setdefault(dim, {})
+        for value, (label, n) in values.items():
+            if value in into:
+                into[value][1] += n
+            else:
+                into[value] = [label, n]
+    return raw
+
+
+def _finish(raw: Raw) -> dict[str, list[tuple[str, int]]]:
+    """Each breakdown ranked (30 at most; ties by code for statuses and channels, else by
+    name) with its labels; the months in order."""
+    out = {}
+    for dim, values in raw.items():
+        rows = [(v, label, n) for v, (label, n) in values.items() if n]
+        if dim == "month":
+            out[dim] = sorted((v, n) for v, _, n in rows)
+            continue
+        if dim in _LABELLED:
+            rows = [(v, str(_LABELLED[dim].get(v, v)), n) for v, _, n in rows]
+        tie = 0 if dim in _LABELLED else 1
+        ranked = sorted(rows, key=lambda r: (-r[2], r[tie] or ""))[:30]
+        out[dim] = [(label or "—", n) for _, label, n in ranked]
+    return out
+
+
+ORDERED_TIMES_FROM = 150_000  # requests in the period from which times are read in order
+
+
+def _times_statement(organisations, filters, qs, source: str, total: int) -> tuple[str, object]:
+    """The processing times' statement: from the maintained closed times (any period, to the
+    day) unless a status, commune or channel filter needs the requests, or ``source`` says
+    "requests". Up to ORDERED_TIMES_FROM requests in the period their times are read by
+    creation and sorted; beyond, read in order of duration (no sort, but every time of each
+    problem is read)."""
+    if source != "requests" and not (filters.statuses or filters.communes or filters.channels):
+        from tracking.filters import category_ids
+
+        start, end = filters.bounds()
+        params = {
+            "a0": start,
+            "a1": end,
+            "all_orgs": organisations is None,
+            "orgs": sorted(organisations or ()),
+            "services": list(filters.services),
+            "categories": category_ids(filters) if filters.categories else [],
+        }
+        if total >= ORDERED_TIMES_FROM:  # the overall median: _middle_closed_time()
+            return TIMES_FROM_CLOSED_TIMES.replace("{where}", CLOSED_TIMES_WHERE), params
+        durations = "SELECT t.category_id, t.days FROM stats_closedtime t WHERE true"
+        return TIMES_SQL.format(durations=durations + CLOSED_TIMES_WHERE), params
+    closed_sql, closed_params = (
+        qs.filter(closed_at__isnull=False)
+        .order_by()
+        .values_list("category_id", "created_at", "closed_at")
+        .query.sql_with_params()
+    )
+    durations = DURATIONS_FROM_REQUESTS.format(closed=closed_sql)
+    return TIMES_SQL.format(durations=durations), closed_params
+
+
+def _middle_closed_time(params: dict, n: int) -> float:
+    """The median of the ``n`` closed times that ``params`` select (percentile_cont's
+    interpolation, in the same float arithmetic)."""
+    position = 0.5 * (n - 1)
+    first = math.floor(position)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            MIDDLE_CLOSED_TIMES.replace("{where}", CLOSED_TIMES_WHERE),
+            params | {"offset": first},
+        )
+        values = [row[0] for row in cursor.fetchall()]
+    if len(values) == 1 or position == first:
+        return values[0]
+    return values[0] + (values[1] - values[0]) * (position - first)
 
 
 def dashboard(
@@ -175,48 +317,63 @@ def dashboard(
 ) -> Dashboard:
     """The figures of the requests of ``organisations`` (None: all) matching the filters.
 
-    Counts come from the maintained monthly counts when they answer the filters (whole months,
-    services), otherwise from the requests (``source`` forces one: "counts" or "requests").
-    Processing times (exact percentiles) and the open requests by age are always computed
-    from the requests, through indexes that keep them small."""
+    Counts come from the maintained monthly counts for the whole months of the period when
+    they answer the filters (scope and services), the partial first and last months from the
+    requests; with another filter, from the requests (``source`` forces one: "counts", whole
+    months only, or "requests"). Processing times (exact percentiles) and the open requests by
+    age are computed from the requests, through indexes that keep them small."""
     today = today or timezone.localdate()
-    qs = CitizenRequest.objects.filter(stats_scope(organisations) & filters.q())
-    use_counts = source == "counts" or (source == "auto" and _answered_by_counts(filters))
-    if use_counts:
-        if not _answered_by_counts(filters):
-            raise ValueError("The monthly counts do not answer these filters.")
-        by, statuses, channels = _breakdowns_from_counts(organisations, filters, today)
-        total = sum(n for _, _, n in statuses)
-        open_count = sum(n for value, _, n in statuses if value in OPEN_STATUSES)
-        online = sum(n for value, _, n in channels if value in ONLINE_CHANNELS)
-    else:
-        by = _breakdowns_from_requests(qs, today)
-        counted = qs.aggregate(
-            total=Count("pk"),
-            open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
-            online=Count("pk", filter=Q(channel__in=ONLINE_CHANNELS)),
-        )
-        total, open_count, online = counted["total"], counted["open"], counted["online"]
-    closed_sql, closed_params = (
-        qs.filter(closed_at__isnull=False)
-        .order_by()
-        .values_list("category_id", "created_at", "closed_at")
-        .query.sql_with_params()
+    scope = stats_scope(organisations)
+    qs = CitizenRequest.objects.filter(scope & filters.q())
+    if source == "counts" and not _answered_by_counts(filters):
+        raise ValueError("The monthly counts do not answer these filters.")
+    inside = _whole_months_within(filters.since, filters.until)
+    use_counts = source == "counts" or (
+        source == "auto" and _counts_answer(filters) and inside is not None
     )
+    if use_counts:
+        first, last = inside
+        months = dataclasses.replace(filters, since=first, until=last)
+        raw = _raw_from_counts(organisations, months, today)
+        edges = Q()
+        if filters.since is not None and first != filters.since:
+            edges |= Q(created_at__lt=day_start(first))
+        if filters.until is not None and last != filters.until:
+            edges |= Q(created_at__gte=day_start(last + dt.timedelta(days=1)))
+        if edges:  # the partial first and last months, from the requests
+            raw = _add(raw, _raw_from_requests(qs.filter(edges), today))
+        used = "counts+requests" if edges else "counts"
+    else:
+        raw = _raw_from_requests(qs, today)
+        used = "requests"
+    by = _finish(raw)
+    statuses = {v: n for v, (_, n) in raw.get("status", {}).items()}
+    channels = {v: n for v, (_, n) in raw.get("channel", {}).items()}
+    total = sum(statuses.values())
+    open_count = sum(n for v, n in statuses.items() if v in OPEN_STATUSES)
+    resolved = statuses.get(Status.RESOLVED, 0)
+    online = sum(n for v, n in channels.items() if v in ONLINE_CHANNELS)
+    times_sql, times_params = _times_statement(organisations, filters, qs, source, total)
     with connection.cursor() as cursor:
-        cursor.execute(TIMES_SQL.format(closed=closed_sql), closed_params)
-        times = [
-            {
-                "category": name,
-                "target": sla,
-                "closed": n,
-                "median": round(median, 1),
-                "p90": round(p90, 1),
-                "within": round(100 * within_n / n, 0),
-                "within_n": within_n,
-            }
-            for name, sla, n, (median, p90), within_n in cursor.fetchall()
-        ]
+        cursor.execute(times_sql, times_params)
+        rows = cursor.fetchall()
+    times = [
+        {
+            "category": name,
+            "target": sla,
+            "closed": n,
+            "median": round(median, 1),
+            "p90": round(p90, 1),
+            "within": round(100 * within_n / n, 0),
+            "within_n": within_n,
+        }
+        for whole, name, sla, n, (median, p90), within_n in (r for r in rows if not r[0])
+    ]
+    overall = [p[0] for whole, _, _, n, p, _ in rows if whole and n]
+    closed_n = sum(t["closed"] for t in times)
+    if not any(r[0] for r in rows) and closed_n:  # read in order: the middle ones
+        overall = [_middle_closed_time(times_params, closed_n)]
+    median_days = round(overall[0], 1) if overall else None
     closed = sum(t["closed"] for t in times)
     within_n = sum(t["within_n"] for t in times)
     within = round(100 * within_n / closed, 0) if closed else None
@@ -227,11 +384,16 @@ def dashboard(
         if high is not None:
             bucket &= Q(created_at__gt=now - dt.timedelta(days=high))
         ages[f"age{i}"] = Count("pk", filter=bucket)
+    ages["overdue"] = Count("pk", filter=Q(due_at__lt=now))
     aged = qs.filter(status__in=OPEN_STATUSES).aggregate(**ages)
     backlog = [(str(label), aged[f"age{i}"]) for i, (_, _, label) in enumerate(AGE_BUCKETS)]
     return Dashboard(
         total=total,
         open=open_count,
+        resolved=resolved,
+        resolution_rate=round(100 * resolved / total, 0) if total else None,
+        median_days=median_days,
+        overdue=aged["overdue"],
         closed_within_target=within,
         by_status=by.get("status", []),
         by_category=by.get("category", []),
@@ -252,7 +414,7 @@ def dashboard(
         km_avoided=round(online * TRIP_KM, 1),
         co2_kg_avoided=round(online * TRIP_KM * CO2_G_PER_KM / 1000, 1),
         sheets_avoided=online * SHEETS_PER_REQUEST,
-        source="counts" if use_counts else "requests",
+        source=used,
     )
 
 
@@ -331,7 +493,8 @@ _REQUEST_COUNTS = (
     + "))::int AS prev"
 )
 
-# From the maintained aggregates: the rows of one dimension ("all", "public" or one filter).
+# From the maintained aggregates: the rows of one dimension ("all", "public" or one filter),
+# read through heatcell_key (stats.0009): one index descent per column of cells in the viewport.
 AGGREGATE_CELLS = (
     """, cells AS (
     SELECT h.ix, h.iy,
@@ -343,19 +506,21 @@ AGGREGATE_CELLS = (
     + """), 0)::int AS prev
     FROM stats_heatcell h, b
     WHERE h.level = %(level)s AND h.dim = %(dim)s
-      AND (cardinality(%(values)s::text[]) = 0 OR h.value = ANY(%(values)s))
+      AND h.value = ANY(%(values)s::text[])
       AND (("""
     + _IN_A.format(m="h.month")
     + ") OR ("
     + _IN_B.format(m="h.month")
     + """))
-      AND h.ix BETWEEN b.x0 AND b.x1 AND h.iy BETWEEN b.y0 AND b.y1
+      AND h.ix = ANY(ARRAY(SELECT generate_series(b.x0, b.x1)))
+      AND h.iy BETWEEN b.y0 AND b.y1
     GROUP BY h.ix, h.iy
     HAVING sum(h.n) > 0
 )"""
 )
 
-# From the points, for fine cells or combined filters (the GiST index narrows to the viewport).
+# From the points, for fine cells or combined filters (the GiST index narrows to the viewport's
+# whole cells, as the aggregates count them).
 # The public's cells leave out the reports without a public point (a category about a home), as
 # the aggregates do (stats.0006).
 POINT_CELLS = (
@@ -365,7 +530,10 @@ POINT_CELLS = (
     + _REQUEST_COUNTS
     + """
     FROM tracking_citizenrequest c, b
-    WHERE c.location && b.g
+    WHERE c.location && ST_MakeEnvelope(b.x0 * %(size)s, b.y0 * %(size)s,
+                                        (b.x1 + 1) * %(size)s, (b.y1 + 1) * %(size)s, 2154)
+      AND floor(ST_X(c.location) / %(size)s)::int BETWEEN b.x0 AND b.x1
+      AND floor(ST_Y(c.location) / %(size)s)::int BETWEEN b.y0 AND b.y1
       AND (NOT %(public)s OR c.public_location IS NOT NULL)"""
     + _REQUEST_PREDICATES
     + """
@@ -436,26 +604,51 @@ class Audience:
 
 
 def equipment_layers(user, category_ids) -> tuple[int, ...]:
-    """The layers of the one problem asked for that the caller may read (requests per
-    equipment); ValidationError naming what is missing."""
+    """The equipment layers of the problems asked for (every problem when none is) that the
+    caller may read, for the requests per equipment; ValidationError when there is none."""
     from django.core.exceptions import ValidationError
 
     from gis_layers.models import Layer
 
-    if len(category_ids) != 1:
+    layers = Layer.objects.filter(layers_filter_for(user))
+    if category_ids:
+        layers = layers.filter(categories__in=category_ids)
+    else:
+        layers = layers.filter(categories__isnull=False)
+    found = tuple(layers.order_by("pk").values_list("pk", flat=True).distinct())
+    if not found:
         raise ValidationError(
-            {"normalise": gettext("Par équipement : choisissez un seul problème.")}
+            {"normalise": gettext("Ces problèmes ne portent sur aucune couche d'équipements.")}
         )
-    layers = tuple(
-        Layer.objects.filter(layers_filter_for(user), categories=category_ids[0])
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    return found
+
+
+@dataclass(frozen=True)
+class EquipmentCount:
+    ref: str  # the equipment's code (EP-0154)
+    layer: str
+    count: int
+
+
+def requests_per_equipment(
+    organisations: frozenset[int] | None, *, filters, layers: tuple[int, ...], limit: int = 30
+) -> list[EquipmentCount]:
+    """The equipment with the most requests among the filters' (any problems), each named
+    by its code and its layer: the requests are grouped by the equipment they were made on."""
+    from reports.models import Report
+
+    rows = (
+        Report.objects.filter(
+            stats_scope(organisations) & filters.q(), equipment__layer_id__in=layers
+        )
+        .values("equipment_id", "equipment__ref", "equipment__layer__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "equipment__layer__name", "equipment__ref")[:limit]
     )
-    if not layers:
-        raise ValidationError(
-            {"normalise": gettext("Ce problème ne porte sur aucune couche d'équipements.")}
-        )
-    return layers
+    return [
+        EquipmentCount(r["equipment__ref"] or "—", r["equipment__layer__name"], r["n"])
+        for r in rows
+    ]
 
 
 def layer_names(layer_ids) -> list[str]:
@@ -552,6 +745,7 @@ def heatmap(
     category_ids=(),
     compare: tuple[dt.date, dt.date] | None = None,
     equipment_layers: tuple[int, ...] = (),
+    source: str = "auto",
 ) -> Heatmap:
     """Counts per grid cell in the viewport, whole months; a cell with a count under k is left
     out (and counted as suppressed). From the maintained aggregates when one dimension answers
@@ -567,6 +761,7 @@ def heatmap(
         category_ids=category_ids,
         compare=compare,
         equipment_layers=equipment_layers,
+        source=source,
     )
     # Bound on the server and prepared once per pooled connection (core.db): a map pans and
     # zooms through the same statement with new values.
@@ -585,11 +780,25 @@ def heatmap(
 
 
 def heatmap_statement(
-    bbox, *, zoom, filters, audience, category_ids=(), compare=None, equipment_layers=()
+    bbox,
+    *,
+    zoom,
+    filters,
+    audience,
+    category_ids=(),
+    compare=None,
+    equipment_layers=(),
+    source="auto",
 ) -> tuple[str, dict]:
-    """The statement ``heatmap`` runs and its parameters (the benchmark runs it in psql)."""
+    """The statement ``heatmap`` runs and its parameters (the benchmark runs it in psql);
+    ``source="points"`` counts the same cells from the points (tests, benchmark)."""
     level = heat_level(zoom, bbox)
     dimension = _dimension(filters, category_ids, audience)
+    if dimension is not None and level < MIN_MAINTAINED_LEVEL:
+        # street zooms read the finest maintained cells (200 m) instead of snapping every
+        # point of the viewport: finer cells hold about one request per month each, so no
+        # table of them would be smaller than the points
+        level = MIN_MAINTAINED_LEVEL
     params = _params(filters, audience, category_ids, compare, whole_months=True) | {
         "minx": bbox.minx,
         "miny": bbox.miny,
@@ -598,10 +807,12 @@ def heatmap_statement(
         "size": CELL_BASE_M * 2**level,
         "level": level,
         "dim": dimension[0] if dimension else "",
-        "values": dimension[1] if dimension else [],
+        # "all" and "public" rows have the value "" (stats.0002, stats.0005)
+        "values": (dimension[1] or [""]) if dimension else [],
         "layers": list(equipment_layers),
     }
     use_aggregates = dimension is not None and level >= MIN_MAINTAINED_LEVEL
+    use_aggregates = use_aggregates and source != "points"
     if equipment_layers:
         sql = HEAT_EQUIPMENT_SQL if use_aggregates else HEAT_POINTS_EQUIPMENT_SQL
     else:

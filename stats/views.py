@@ -160,7 +160,8 @@ def _filter_choices(user) -> dict:
         "categories": Category.objects.filter(is_active=True).select_related("domain"),
         "statuses": Status.choices,
         "channels": Channel.choices,
-        "services": permissions.services_visible_to(user).order_by("organisation__name", "name"),
+        # the services of the caller's statistics scope: what the figures and exports count
+        "services": permissions.stats_services(user).order_by("organisation__name", "name"),
     }
 
 
@@ -206,15 +207,72 @@ def open_data(request, fmt: str):
     return response
 
 
-def _series(title: str, rows: list[tuple[str, int]]) -> dict:
+BAR_HEIGHT = 24  # px per bar in a chart's SVG (label above the bar, value after it)
+
+
+def _series(title: str, rows: list[tuple[str, int]], unit: str = "") -> dict:
+    """A labelled bar chart and its table: each row is (label, n, bar width in % of the
+    largest, y of the bar in the SVG)."""
     top = max((n for _, n in rows), default=0) or 1
-    return {"title": title, "rows": [(label, n, round(100 * n / top, 1)) for label, n in rows]}
+    return {
+        "title": title,
+        "unit": unit,
+        "height": BAR_HEIGHT * len(rows),
+        "rows": [
+            (str(label), n, round(75 * n / top, 1), BAR_HEIGHT * i)
+            for i, (label, n) in enumerate(rows)
+        ],
+    }
+
+
+def _overdue_url(organisations, filters: RequestFilters, category_ids) -> str:
+    """The admin's list of the open requests past their due date, narrowed as the page is
+    (the admin then shows those the caller handles)."""
+    from django.urls import reverse
+
+    from territory.models import Commune
+    from tracking.models import OPEN_STATUSES
+
+    query = QueryDict(mutable=True)
+    query["status__in"] = ",".join(sorted(OPEN_STATUSES))
+    query["due_at__lt"] = timezone.localtime().replace(microsecond=0).isoformat()
+    start, end = filters.bounds()
+    if start:
+        query["created_at__gte"] = start.isoformat()
+    if end:
+        query["created_at__lt"] = end.isoformat()
+    if category_ids:
+        query["category__id__in"] = ",".join(str(c) for c in category_ids)
+    if filters.services:
+        query["service__id__in"] = ",".join(str(s) for s in filters.services)
+    if filters.channels:
+        query["channel__in"] = ",".join(filters.channels)
+    if filters.communes:
+        ids = Commune.objects.filter(insee__in=filters.communes).values_list("pk", flat=True)
+        query["commune__id__in"] = ",".join(str(c) for c in ids)
+    if organisations is not None:
+        query["organisation__id__in"] = ",".join(str(o) for o in sorted(organisations)) or "0"
+    return f"{reverse('admin:reports_report_changelist')}?{query.urlencode()}"
+
+
+def _active_filters(filters: RequestFilters) -> int:
+    """How many filters narrow the page besides the period (said on the folded panel)."""
+    return sum(
+        bool(v)
+        for v in (
+            filters.categories,
+            filters.statuses,
+            filters.services,
+            filters.communes,
+            filters.channels,
+        )
+    )
 
 
 HEAT_MODES = [
     ("", _("Nombre de demandes")),
     ("inhabitants", _("Demandes pour 1 000 habitants, par commune")),
-    ("equipment", _("Demandes par équipement (un seul problème)")),
+    ("equipment", _("Demandes par équipement")),
 ]
 
 
@@ -271,16 +329,24 @@ def dashboard(request):
         "heat_error": heat_error,
         "filters": filters,
         "filters_query": filters.as_query(),
+        "active_filters": _active_filters(filters),
+        "filters_open": bool(error or heat_error),
         "d": figures,
+        "overdue_url": _overdue_url(organisations, filters, category_ids),
         "charts": [
-            _series(_("Par état"), figures.by_status),
-            _series(_("Par mois (12 derniers mois)"), figures.by_month),
-            _series(_("Par problème"), figures.by_category),
-            _series(_("Par service"), figures.by_service),
-            _series(_("Par commune"), figures.by_commune),
-            _series(_("Par canal"), figures.by_channel),
+            _series(_("Demandes par état"), figures.by_status),
+            _series(_("Demandes par mois (12 derniers mois)"), figures.by_month),
+            _series(_("Demandes par problème"), figures.by_category),
+            _series(_("Demandes par service"), figures.by_service),
+            _series(_("Demandes par commune"), figures.by_commune),
+            _series(_("Demandes par canal"), figures.by_channel),
             _series(_("Demandes ouvertes, par ancienneté"), figures.backlog),
         ],
+        "per_equipment": selectors.requests_per_equipment(
+            organisations, filters=filters, layers=heat["layers"]
+        )
+        if heat["layers"]
+        else [],
         "heat": heat,
         "heat_modes": HEAT_MODES,
         "heat_query": _heat_query(filters, heat),

@@ -55,11 +55,91 @@ function label(p) {
   return parts.join(" · ");
 }
 
+// Five classes of equal width from 0 to the largest value in view; the legend under the map
+// gives each class's range, colour and number of cells (or communes).
+const CLASSES = 5;
+const OPACITIES = [0.15, 0.3, 0.45, 0.6, 0.8];
+
+function breaksFor(top) {
+  const step = top / CLASSES;
+  const whole = mode === "" || mode === undefined;
+  return Array.from({ length: CLASSES }, (_, i) => {
+    const high = i === CLASSES - 1 ? top : step * (i + 1);
+    return whole ? Math.ceil(high) : Math.round(high * 100) / 100;
+  });
+}
+
+function classOf(value, breaks) {
+  const i = breaks.findIndex((b) => value <= b);
+  return i === -1 ? breaks.length - 1 : i;
+}
+
+function colourOf(p) {
+  return p.change !== undefined && p.change > 0 ? RED : BLUE;
+}
+
+// The legend: the page's #heat-legend under the map, or else a box in the map's corner.
+const legend = document.getElementById("heat-legend") || (() => {
+  const made = L.DomUtil.create("div", "heat-legend heat-legend-control");
+  made.id = "heat-legend";
+  const control = L.control({ position: "bottomright" });
+  control.onAdd = () => made;
+  control.addTo(map);
+  return made;
+})();
+
+function textOf(text, tag, className) {
+  const made = document.createElement(tag);
+  made.textContent = String(text);
+  if (className) made.className = className;
+  return made;
+}
+
+function legendTitle() {
+  if (query.includes("compare_since")) return gettext("Évolution entre les deux périodes");
+  if (mode === "inhabitants") return gettext("Demandes pour 1 000 habitants");
+  if (mode === "equipment") return gettext("Demandes par équipement");
+  return gettext("Demandes par zone");
+}
+
+function drawLegend(collection, breaks) {
+  const counts = breaks.map(() => 0);
+  for (const f of collection.features) {
+    if (valueOf(f.properties) > 0) counts[f.properties.klass] += 1;
+  }
+  legend.replaceChildren();
+  legend.append(textOf(legendTitle(), "p", "heat-legend-title"));
+  const list = document.createElement("ul");
+  list.className = "heat-legend-classes";
+  const unit = mode === "inhabitants" ? gettext("communes") : gettext("zones");
+  breaks.forEach((high, i) => {
+    const low = i === 0 ? 0 : breaks[i - 1];
+    const item = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "heat-swatch";
+    swatch.style.backgroundColor = BLUE;
+    swatch.style.opacity = String(OPACITIES[i]);
+    item.append(swatch, textOf(gettext("%(low)s à %(high)s : %(n)s %(unit)s", {
+      low: number.format(low), high: number.format(high), n: number.format(counts[i]), unit,
+    }), "span"));
+    list.append(item);
+  });
+  legend.append(list);
+  if (query.includes("compare_since")) {
+    legend.append(textOf(gettext("Rouge : hausse ; bleu : baisse (écart absolu)."), "p", "hint"));
+  }
+  const hidden = collection.suppressedCells || 0;
+  if (k > 1 && hidden) {
+    legend.append(textOf(gettext("%(n)s zones de moins de %(k)s demandes non affichées.", { n: number.format(hidden), k }), "p", "hint"));
+  }
+  legend.dataset.classes = String(breaks.length);
+}
+
 const layer = L.geoJSON(null, {
   style: (f) => ({
     weight: mode === "inhabitants" ? 1 : 0,
     color: "#666",
-    fillColor: f.properties.change !== undefined && f.properties.change > 0 ? RED : BLUE,
+    fillColor: colourOf(f.properties),
     fillOpacity: f.properties.opacity,
   }),
   onEachFeature: (f, l) => l.bindTooltip(textElement(label(f.properties))),
@@ -76,11 +156,15 @@ function refresh() {
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
     .then((collection) => {
       const top = Math.max(1e-9, ...collection.features.map((f) => valueOf(f.properties)));
+      const breaks = breaksFor(top);
       for (const f of collection.features) {
-        f.properties.opacity = valueOf(f.properties) > 0 ? 0.15 + 0.65 * (valueOf(f.properties) / top) : 0.05;
+        const value = valueOf(f.properties);
+        f.properties.klass = classOf(value, breaks);
+        f.properties.opacity = value > 0 ? OPACITIES[f.properties.klass] : 0.05;
       }
       layer.clearLayers();
       layer.addData(collection);
+      drawLegend(collection, breaks);
       element.dataset.cells = String(collection.features.length);
       element.dataset.total = String(collection.total);
     })

@@ -27,7 +27,8 @@ HEATMAP_FILTERS = ("since", "until", "category", "status", "service")
 @extend_schema(
     summary="Heatmap of requests (GeoJSON grid cells with counts)",
     description="Counts per square cell (25 m × 2^level in Lambert-93, the level following the "
-    "zoom: cells of about 30 screen pixels), from aggregates kept exact by a trigger. Filters: "
+    "zoom: cells of about 30 screen pixels, at least 200 m when the aggregates answer), from "
+    "aggregates kept exact by a trigger. Filters: "
     "`since`/`until` (whole months), `category`, `status`, `service`. Staff see the requests of "
     "their scope, every cell; everyone else sees all requests but only cells of at least k "
     "(GRC_HEATMAP_K, 5) so that no single report can be singled out.",
@@ -52,8 +53,8 @@ HEATMAP_FILTERS = ("since", "until", "category", "status", "service")
             enum=["inhabitants", "equipment"],
             description="`inhabitants`: the territory's communes (simplified outlines) with "
             "their counts, population and requests per 1,000 inhabitants (`per1000`), instead "
-            "of cells; `equipment` (one `category` with equipment layers): each cell also "
-            "gives the equipment of the category's layers in it (`equipment`) and the "
+            "of cells; `equipment`: each cell also gives the equipment in it of the layers of the "
+            "chosen problems (every problem when none is chosen) (`equipment`) and the "
             "requests per equipment (`perEquipment`).",
         ),
     ],

@@ -16,29 +16,6 @@ from tracking.services import request_set_status
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def known(make_report, demo):
-    """Five reports: three roads signs (Libercourt), two water leaks (CAHC).
-
-    Closed ones: sign A in 2 days, sign B in 40 days (target 30), leak C in 0.5 day (target 1).
-    """
-    now = timezone.now()
-    made = [make_report("signalisation", contact_email=f"s{i}@example.org") for i in range(3)]
-    made += [make_report("fuite-eau", contact_email=f"e{i}@example.org") for i in range(2)]
-    a, b, _c, leak, _leak2 = made
-    for report, days, actor in (
-        (a, 2, demo.agent),
-        (b, 40, demo.agent),
-        (leak, 0.5, demo.cahc_admin),
-    ):
-        request_set_status(report, status="resolved", message="Fait.", actor=actor)
-        created = now - dt.timedelta(days=days)
-        CitizenRequest.objects.filter(pk=report.pk).update(created_at=created, closed_at=now)
-    CitizenRequest.objects.filter(pk=_c.pk).update(created_at=now - dt.timedelta(days=45))
-    CitizenRequest.objects.filter(pk=made[4].pk).update(channel="api")
-    return made
-
-
 @pytest.mark.parametrize("source", ["counts", "requests"])
 def test_counts_times_and_backlog_by_hand(known, demo, source):
     d = dashboard(None, filters=RequestFilters(), source=source)
@@ -77,8 +54,8 @@ def commune_row(html: str, name: str) -> list[str]:
 def test_scopes_follow_the_roles(client, known, demo):
     client.force_login(demo.agent)  # Libercourt: its three signs
     assert total_card(client.get("/statistiques/").content.decode()) == 3
-    client.force_login(demo.cahc_agent)  # the CAHC: the whole territory
-    assert total_card(client.get("/statistiques/").content.decode()) == 5
+    client.force_login(demo.cahc_agent)  # the CAHC: its own requests (its two leaks)
+    assert total_card(client.get("/statistiques/").content.decode()) == 2
     client.force_login(demo.citizen)
     assert client.get("/statistiques/").status_code == 403
 
@@ -128,7 +105,7 @@ def test_bad_filters_are_named_and_the_default_figures_shown(client, known, demo
     html = client.get("/statistiques/", {"category": "licorne"}).content.decode()
     assert "Problème : Problème inconnu : licorne." in html
     html = client.get("/statistiques/", {"heat": "equipment"}).content.decode()
-    assert "Carte de chaleur : Par équipement : choisissez un seul problème." in html
+    assert "Carte de chaleur : Ces problèmes ne portent sur aucune couche" in html
     assert 'data-mode=""' in html  # the map falls back to plain counts
     html = client.get(
         "/statistiques/", {"heat": "equipment", "category": "fuite-eau"}
@@ -177,8 +154,21 @@ def test_both_sources_agree_for_a_service_and_whole_months(known, demo):
     assert dashboard(None, filters=service).source == "counts"
     assert dashboard(None, filters=service).total == 3  # the Libercourt signs' service
     cut = RequestFilters(since=today - dt.timedelta(days=10))
-    assert dashboard(None, filters=cut).source == "requests"
     assert dashboard(None, filters=cut).total == 3  # two made today, the leak of 0.5 day
+    # a period cut inside months: its whole months from the counts, the partial first and
+    # last months from the requests, the same figures as the requests alone
+    for filters in (
+        cut,
+        RequestFilters(since=today - dt.timedelta(days=50), until=today - dt.timedelta(days=1)),
+        RequestFilters(since=today - dt.timedelta(days=100)),
+        RequestFilters(until=today - dt.timedelta(days=3)),
+        RequestFilters(since=today - dt.timedelta(days=3), until=today),
+    ):
+        mixed = dashboard(None, filters=filters)
+        by_requests = dashboard(None, filters=filters, source="requests")
+        assert mixed.source in ("counts", "counts+requests", "requests")
+        assert mixed == dataclasses.replace(by_requests, source=mixed.source), filters
+    assert dashboard(None, filters=cut).source in ("counts+requests", "requests")
     with pytest.raises(ValueError):
         dashboard(None, filters=cut, source="counts")
     scoped = dashboard(frozenset({demo.libercourt.pk}), filters=RequestFilters())

@@ -130,7 +130,19 @@ def test_cells_get_bigger_as_you_zoom_out(client, spots, demo):
     )
     assert 0.04 < width < 0.05  # 3.2 km of longitude at 50.5° N
     near = client.get(URL, {"bbox": "3.005,50.478,3.015,50.483", "zoom": 17}).json()
-    assert near["cellMetres"] == 25 and sum(f["properties"]["count"] for f in near["features"])
+    # street zooms: the finest maintained cells (200 m), not every point snapped
+    assert near["cellMetres"] == 200 and near["source"] == "aggregates"
+    assert sum(f["properties"]["count"] for f in near["features"]) == 8
+    combined = client.get(
+        URL,
+        {
+            "bbox": "3.005,50.478,3.015,50.483",
+            "zoom": 17,
+            "category": "signalisation",
+            "status": "received",
+        },
+    ).json()  # two filters: no single aggregate dimension, the points at 25 m
+    assert combined["cellMetres"] == 25 and combined["source"] == "points"
     # the whole CAHC at zoom 17 would be 60,000 cells of 25 m snapped from every point:
     # the server takes larger cells, never more than 4,096 in the viewport
     body, counts = cells(client, zoom=17)
@@ -173,8 +185,55 @@ def test_aggregates_and_points_give_the_same_cells(client, spots, demo):
     two, counts_two = cells(client, category="signalisation", status="received")
     assert two["source"] == "points" and counts_two == counts_one == [3, 6]
     fine = client.get(URL, {"bbox": "3.00,50.47,3.02,50.49", "zoom": 16}).json()
-    assert fine["source"] == "points" and fine["cellMetres"] == 50
+    assert fine["source"] == "aggregates" and fine["cellMetres"] == 200
     assert sorted(f["properties"]["count"] for f in fine["features"]) == [3, 8]
+    fine_two = client.get(
+        URL,
+        {
+            "bbox": "3.00,50.47,3.02,50.49",
+            "zoom": 16,
+            "category": "signalisation",
+            "status": "received",
+        },
+    ).json()
+    assert fine_two["source"] == "points" and fine_two["cellMetres"] == 50
+    assert sorted(f["properties"]["count"] for f in fine_two["features"]) == [3, 6]
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_the_fast_path_gives_the_cells_counted_from_the_points_at_every_zoom(spots, demo, public):
+    """Before and after: at zooms 8 to 17, every viewport's cells read from the maintained
+    aggregates are exactly the cells counted from the request rows (same grid, same k)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from gis_layers.selectors import BBox
+    from stats.selectors import Audience, heatmap
+    from tracking.filters import RequestFilters
+
+    here, there, _water = spots
+    CitizenRequest.objects.filter(pk=here[0].pk).update(
+        created_at=timezone.now() - dt.timedelta(days=400)
+    )
+    request_set_status(there[0], status="resolved", message="Fait.", actor=demo.agent)
+    audience = Audience(None, 5, True) if public else Audience(None, 1, False)
+    month = timezone.localdate().replace(day=1)
+    periods = (RequestFilters(), RequestFilters(since=month - dt.timedelta(days=200)))
+    for zoom in range(8, 18):
+        half = 0.4 / 2 ** (zoom - 8)
+        bbox = BBox(3.0105 - half, 50.4804 - half / 1.6, 3.0105 + half, 50.4804 + half / 1.6)
+        for filters in periods:
+            fast = heatmap(bbox, zoom=zoom, filters=filters, audience=audience)
+            slow = heatmap(bbox, zoom=zoom, filters=filters, audience=audience, source="points")
+            assert fast.source == "aggregates" and slow.source == "points"
+            assert (fast.level, fast.total, fast.cells, fast.features) == (
+                slow.level,
+                slow.total,
+                slow.cells,
+                slow.features,
+            ), (zoom, filters)
+            assert fast.total > 0
 
 
 def test_two_periods_compared_cell_by_cell(client, spots, demo):
@@ -221,8 +280,11 @@ def test_requests_per_equipment_of_the_category(client, spots, demo, categories)
     props = sorted((f["properties"] for f in body["features"]), key=lambda p: p["count"])
     assert props[0] == {"count": 3}  # no sign in that cell: no ratio
     assert props[1] == {"count": 6, "equipment": 4, "perEquipment": 1.5}
-    missing = client.get(URL, {"bbox": CAHC, "zoom": 14, "normalise": "equipment"})
-    assert missing.status_code == 400 and "normalise" in missing.json()
+    # no problem chosen: the layers of every problem (here the one of the signs)
+    every, _ = cells(client, normalise="equipment")
+    assert {"count": 8, "equipment": 4, "perEquipment": 2.0} in [
+        f["properties"] for f in every["features"]
+    ]  # six signs and two leaks on the spot, four road signs
     no_layer = client.get(
         URL, {"bbox": CAHC, "zoom": 14, "normalise": "equipment", "category": "fuite-eau"}
     )
