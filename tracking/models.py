@@ -138,11 +138,14 @@ class CitizenRequest(models.Model):
             models.Index(fields=["service", "status"], name="request_queue_idx"),
             models.Index(fields=["organisation", "created_at"], name="request_org_created_idx"),
             models.Index(fields=["created_at"], name="request_created_idx"),
-            # The open requests by age (dashboards) read this small index only.
+            # The open requests by age and overdue (dashboards) read this small index only: an
+            # index-only scan for a scope, a service or a problem (the heap pages of 24,000
+            # open requests among a million cost 88 ms; bench/stats_sweep.py).
             models.Index(
                 fields=["created_at"],
                 name="request_open_created_idx",
                 condition=models.Q(status__in=["received", "planned", "in_progress"]),
+                include=["due_at", "organisation", "service", "category"],
             ),
         ]
 
