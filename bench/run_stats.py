@@ -232,8 +232,8 @@ def paired(ours: Series, other: Series) -> float:
     return statistics.median(a / b for a, b in zip(ours.samples, other.samples, strict=True))
 
 
-def prepared_in_psql(sql: str, params: dict, connection) -> tuple[str, str]:
-    """The endpoint's statement as psql can prepare it (``PREPARE heat AS ... $n``) and the
+def prepared_in_psql(sql: str, params: dict, connection, *, name: str = "heat") -> tuple[str, str]:
+    """The endpoint's statement as psql can prepare it (``PREPARE name AS ... $n``) and the
     ``EXECUTE`` with the same values: the endpoint runs it prepared (core.db.bound_cursor), so
     this is its floor with parsing paid once, as the endpoint pays it."""
     names: list[str] = []
@@ -245,7 +245,7 @@ def prepared_in_psql(sql: str, params: dict, connection) -> tuple[str, str]:
 
     text = re.sub(r"%\((\w+)\)s", placeholder, sql).replace("%%", "%")
     values = ", ".join(connection.ops.compose_sql("%s", [params[name]]) for name in names)
-    return f"PREPARE heat AS {text}", f"EXECUTE heat({values})"
+    return f"PREPARE {name} AS {text}", f"EXECUTE {name}({values})"
 
 
 # The generated requests end on 2026-11-28; the heatmap compares the twelve months before it

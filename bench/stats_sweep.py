@@ -32,6 +32,7 @@ import time
 
 from benchlib import RESULTS, ROOT, django_env, django_setup
 from run_layers import PRODUCTION_ENV, PsqlSession, Series, Server, free_port, measure
+from run_stats import prepared_in_psql
 
 CENTRE = (3.0105, 50.4804)  # Libercourt's town hall (lon, lat)
 WIDTH_PX, HEIGHT_PX = 1280, 900
@@ -67,20 +68,6 @@ def viewport(zoom: int) -> tuple[float, float, float, float]:
     south = math.degrees(2 * math.atan(math.exp(y - half_h)) - math.pi / 2)
     north = math.degrees(2 * math.atan(math.exp(y + half_h)) - math.pi / 2)
     return (lon - half_w, south, lon + half_w, north)
-
-
-def prepared(name: str, sql: str, params: dict, connection) -> tuple[str, str]:
-    """``PREPARE name AS ... $n`` and its ``EXECUTE`` with the same values."""
-    names: list[str] = []
-
-    def placeholder(match: re.Match) -> str:
-        if match.group(1) not in names:
-            names.append(match.group(1))
-        return f"${names.index(match.group(1)) + 1}"
-
-    text = re.sub(r"%\((\w+)\)s", placeholder, sql).replace("%%", "%")
-    values = ", ".join(connection.ops.compose_sql("%s", [params[n]]) for n in names)
-    return f"PREPARE {name} AS {text}", f"EXECUTE {name}({values})"
 
 
 def get(port: int, path: str, cookie: str | None) -> bytes:
@@ -136,7 +123,7 @@ def heatmap_sweep(reps: int, superuser) -> list[str]:
                     BBox(*box), zoom=zoom, filters=RequestFilters(), audience=audience
                 )
                 name = f"heat_{who}_{zoom}"
-                prepare_sql, execute_sql = prepared(name, sql, params, connection)
+                prepare_sql, execute_sql = prepared_in_psql(sql, params, connection, name=name)
                 psql.run(prepare_sql)
                 raw_sql = RAW_SQL.format(
                     bbox=bbox,

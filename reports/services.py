@@ -272,24 +272,28 @@ def report_change_plan(
     return ReportChange(new_category, new_location, equipment_id, changes, decision)
 
 
-def _photos_store(report: Report, photos: Sequence[CheckedPhoto]) -> None:
-    """Write the photo files under server-made names and record them; thumbnails are asked
-    for once committed. Files of a transaction that does not commit are removed by
-    photos_sweep_orphans()."""
-    for position, photo in enumerate(photos):
+def _photos_store(report: Report, photos: Sequence[CheckedPhoto], *, first: int = 0) -> list[Photo]:
+    """Write the photo files under server-made names and record them from position ``first``
+    on; thumbnails are asked for once committed. Files of a transaction that does not commit
+    are removed by photos_sweep_orphans()."""
+    stored = []
+    for position, photo in enumerate(photos, first):
         relative = new_photo_path()
         write_file(relative, photo.data)
-        Photo.objects.create(
-            report=report,
-            file=relative,
-            width=photo.width,
-            height=photo.height,
-            digest=photo.digest,
-            position=position,
+        stored.append(
+            Photo.objects.create(
+                report=report,
+                file=relative,
+                width=photo.width,
+                height=photo.height,
+                digest=photo.digest,
+                position=position,
+            )
         )
     if photos:
         report_id = report.pk
         transaction.on_commit(lambda: thumbnails_request(report_id))
+    return stored
 
 
 def thumbnails_request(report_id: int) -> None:
@@ -612,23 +616,7 @@ def report_add_photos(
             }
         )
     last = report.photos.order_by("-position").values_list("position", flat=True).first()
-    first = 0 if last is None else last + 1
-    stored = []
-    for position, photo in enumerate(photos, first):
-        relative = new_photo_path()
-        write_file(relative, photo.data)
-        stored.append(
-            Photo.objects.create(
-                report=report,
-                file=relative,
-                width=photo.width,
-                height=photo.height,
-                digest=photo.digest,
-                position=position,
-            )
-        )
-    report_id = report.pk
-    transaction.on_commit(lambda: thumbnails_request(report_id))
+    stored = _photos_store(report, photos, first=0 if last is None else last + 1)
     event = Event.objects.create(
         request=report,
         type=Event.Type.CITIZEN_PHOTO,
