@@ -83,6 +83,9 @@ def test_a_message_saying_to_call_the_on_call_number_gives_it(
     mail = OutboxMail.objects.get(reference=report.reference, topic="acknowledgement")
     assert "numéro d'astreinte (03 21 00 01 99)" in mail.body
     assert "{astreinte}" not in mail.body
+    # the tracking page dials the handling service in E.164, as the contacts page does
+    page = unescape(client.get(f"/signalements/{report.reference}/").content.decode())
+    assert links(page)["03 21 00 01 20"] == "tel:+33321000120"
     # without an on-call number, the message sends to the contacts page instead of a blank
     demo.eau.on_call_phone = ""
     demo.eau.save(update_fields=["on_call_phone"])
