@@ -597,7 +597,7 @@ def report_add_photos(
     mailed."""
     report = Report.objects.select_for_update().get(pk=report.pk)
     tracking.requester_check(user, report, has_key=has_key)
-    earlier = tracking.submitted_before(report, submission)
+    earlier = tracking.submitted_before(report, submission, event_type=Event.Type.CITIZEN_PHOTO)
     if earlier is not None:
         return earlier
     if not photos:

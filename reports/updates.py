@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -93,13 +94,14 @@ def conversation_context(
     user = request.user
     is_requester = permissions.can_update_as_requester(user, report, has_key=has_key)
     public = not report.is_hidden and shows_place(report, may_see_private=False)
-    submission = uuid.uuid4().hex
     bound = bound or {}
 
     def form(name: str):
         if name in bound:
             return bound[name]
-        return FORMS[name](initial={"submission": submission}, auto_id=f"id_{name}_%s")
+        # Each form its own one-off key (tracking.services.submitted_before).
+        initial = {"submission": uuid.uuid4().hex}
+        return FORMS[name](initial=initial, auto_id=f"id_{name}_%s")
 
     photos_left = settings.GRC_PHOTO_MAX_PER_REPORT - len(report.photos.all())
     context = {
@@ -109,7 +111,9 @@ def conversation_context(
         "following": tracking.follows(report, user),
         # An anonymous requester is told through the address they gave (the form above).
         "show_follow": (public or is_requester) and (user.is_authenticated or not is_requester),
-        "login_url": f"{reverse('accounts:login')}?next={request.path}",
+        # Back to the page itself, also when it is shown again after a refused form.
+        "login_url": f"{reverse('accounts:login')}?"
+        + urlencode({"next": reverse("reports:detail", args=[report.reference])}),
     }
     if is_requester:
         resolved = report.status == Status.RESOLVED
@@ -163,9 +167,10 @@ def report_update(request: HttpRequest, reference: str, action: str) -> HttpResp
         photos = photos_check(data["photos"]) if action == "photos" else []
         with transaction.atomic():
             done = _perform(action, request, report, has_key=has_key, data=data, photos=photos)
-            ratelimit.count(request, "update")
-    except PermissionDenied:
-        raise
+            # The requester's writes mail the service (or the address given) also per request:
+            # a tracking link passed around, or changing addresses, does not flood its inbox.
+            per_request = [("update", f"request:{report.pk}")] if action in FORMS else []
+            ratelimit.count(request, "update", also=per_request)
     except ValidationError as exc:
         if form is None:
             messages.error(request, " ".join(exc.messages))
@@ -231,13 +236,10 @@ def _perform(action: str, request, report: Report, *, has_key: bool, data: dict,
 def report_unsubscribe(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     """The link in each mail: stop following, one button (a GET changes nothing, as mail
     scanners open links)."""
-    report = selectors.report_by_reference(reference)
-    read = tracking.unsubscribe_reader(token)
-    if report is None or read is None or read[0] != report.pk:
-        raise Http404
+    report, email = _link_target(reference, tracking.unsubscribe_reader(token))
     done = False
     if request.method == "POST":
-        tracking.request_unfollow(report, email=read[1])
+        tracking.request_unfollow(report, email=email)
         done = True
     return _confirm_page(
         request,
@@ -254,14 +256,11 @@ def report_unsubscribe(request: HttpRequest, reference: str, token: str) -> Http
 def report_contact_confirm(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     """The link mailed to an address given on the tracking page: confirming makes it follow
     the request."""
-    report = selectors.report_by_reference(reference)
-    read = tracking.contact_reader(token)
-    if report is None or read is None or read[0] != report.pk:
-        raise Http404
+    report, email = _link_target(reference, tracking.contact_reader(token))
     done = False
     if request.method == "POST":
         try:
-            tracking.request_contact_confirm(report, email=read[1])
+            tracking.request_contact_confirm(report, email=email)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -279,6 +278,15 @@ def report_contact_confirm(request: HttpRequest, reference: str, token: str) -> 
         )
         % {"ref": report.reference},
     )
+
+
+def _link_target(reference: str, read: tuple[int, str] | None) -> tuple[Report, str]:
+    """The report and address of a mailed link (``read``: what its token says, None if the
+    portal did not sign it); 404 unless it was made for this very report."""
+    report = selectors.report_by_reference(reference)
+    if report is None or read is None or read[0] != report.pk:
+        raise Http404
+    return report, read[1]
 
 
 def _confirm_page(request, report, *, title, text, button, done, done_text) -> HttpResponse:

@@ -126,7 +126,9 @@ UNSUBSCRIBE_SALT = "tracking.unsubscribe"
 
 def unsubscribe_token(request: CitizenRequest, email: str) -> str:
     """The signed (request, address) pair of a mail's "stop following" link: it needs no
-    account and names nobody in clear to whoever reads the URL in a log."""
+    account and cannot be made for another request or address. Signed, not encrypted: the
+    address can be decoded from the URL, which is only in the mail sent to that address (the
+    confirmation pages send no Referer to other sites)."""
     return signing.dumps([request.pk, email.strip().lower()], salt=UNSUBSCRIBE_SALT, compress=True)
 
 
@@ -175,17 +177,36 @@ def tell_receiving_service(
 ) -> None:
     """Mail the service a request has just been given (transfer or re-routing), and its agents."""
     to_service = Service.objects.select_related("organisation").get(pk=request.service_id)
-    mail_enqueue(
-        to=service_recipients(to_service),
+    _mail_service(
+        request,
+        event,
+        to_service,
         template="request_transferred_service",
         context={
-            "request": request,
             "from_service": from_service,
             "to_service": to_service,
             "reason": reason,
             "by": event.actor_label,
-            "url": staff_url(request),
         },
+        topic=topic,
+    )
+
+
+def _mail_service(
+    request: CitizenRequest,
+    event: Event,
+    service: Service,
+    *,
+    template: str,
+    context: dict[str, Any],
+    topic: str,
+) -> None:
+    """Queue one mail about ``event`` to a service's address and agents, with the link to the
+    request in the agents' workspace (once per event and address)."""
+    mail_enqueue(
+        to=service_recipients(service),
+        template=template,
+        context={"request": request, "url": staff_url(request), **context},
         topic=topic,
         reference=request.reference,
         dedupe_key=f"event:{event.pk}",
@@ -428,12 +449,14 @@ def requester_check(user: Any, request: CitizenRequest, *, has_key: bool) -> Non
         raise PermissionDenied(_("Seul le demandeur peut compléter sa demande."))
 
 
-def submitted_before(request: CitizenRequest, submission: str) -> Event | None:
+def submitted_before(request: CitizenRequest, submission: str, *, event_type: str) -> Event | None:
     """The event a form already stored (a double submit, a retry after a lost answer): each
-    form carries a one-off ``submission`` key, looked up under the request's row lock."""
+    form carries a one-off ``submission`` key, looked up under the request's row lock among
+    this request's events of ``event_type`` only, so that a key sent again with another form
+    (or on another request) never passes a new update off as done."""
     if not submission:
         return None
-    return request.events.filter(data__submission=submission[:64]).first()
+    return request.events.filter(type=event_type, data__submission=submission[:64]).first()
 
 
 def tell_service_of_update(
@@ -444,19 +467,13 @@ def tell_service_of_update(
     if request.service_id is None:
         return
     service = Service.objects.select_related("organisation").get(pk=request.service_id)
-    mail_enqueue(
-        to=service_recipients(service),
+    _mail_service(
+        request,
+        event,
+        service,
         template="request_citizen_update_service",
-        context={
-            "request": request,
-            "event": event,
-            "photos": photos,
-            "text": text or event.message,
-            "url": staff_url(request),
-        },
+        context={"event": event, "photos": photos, "text": text or event.message},
         topic=f"citizen:{event.type}",
-        reference=request.reference,
-        dedupe_key=f"event:{event.pk}",
     )
 
 
@@ -485,7 +502,7 @@ def request_citizen_reply(
     phone number. The service is mailed."""
     request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
     requester_check(user, request, has_key=has_key)
-    earlier = submitted_before(request, submission)
+    earlier = submitted_before(request, submission, event_type=Event.Type.CITIZEN_REPLY)
     if earlier is not None:
         return earlier
     message = _citizen_text(message, required=True)
@@ -524,7 +541,7 @@ def request_reopen(
     is a line for them and the agents only. The service and the followers are told."""
     request = CitizenRequest.objects.select_for_update().get(pk=request.pk)
     requester_check(user, request, has_key=has_key)
-    earlier = submitted_before(request, submission)
+    earlier = submitted_before(request, submission, event_type=Event.Type.REOPENED)
     if earlier is not None:
         return earlier
     message = _citizen_text(message, required=False)
@@ -678,6 +695,10 @@ def request_contact_confirm(request: CitizenRequest, *, email: str) -> bool:
     email = _address(email)
     if request.followers.filter(email=email).exists():
         return False
+    # Several addresses offered (a typo, or whoever else holds the tracking link): the first
+    # confirmed is the requester's, the other links no longer give the tracking key away.
+    if not may_add_contact(request):
+        raise ValidationError(_("Une adresse est déjà enregistrée pour cette demande."))
     follower_add(request, email=email)
     if not request.contact_email and request.author_id is None:
         request.contact_email = email

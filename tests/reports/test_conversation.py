@@ -3,6 +3,7 @@
 their answer would reach nobody."""
 
 import datetime as dt
+import re
 from html import unescape
 
 import pytest
@@ -183,6 +184,7 @@ def test_still_a_problem_reopens_within_the_delay_only(client, report, demo, set
 def test_a_resident_follows_a_report_and_unsubscribes_from_the_mail(client, report, demo):
     page = text(client.get(page_url(report)))
     assert "Connectez-vous pour suivre ce signalement" in page
+    assert f"?next=%2Fsignalements%2F{report.reference}%2F" in page  # back to this page
     assert client.post(update_url(report, "follow")).status_code == 403
 
     client.force_login(demo.citizen)
@@ -328,3 +330,90 @@ def test_a_broker_outage_loses_no_update(
     assert mail.state == "pending"
     outbox.outbox_flush()
     assert sent_to(smtp_server, demo.voirie.email.lower())
+
+
+def test_a_key_or_mailed_link_of_one_report_acts_on_no_other(client, report, make_report, demo):
+    """The tracking key, the unsubscribe link and the address link of report A are refused on
+    report B (same shape of URL, B's reference)."""
+    other = make_report("signalisation", contact_email="autre@example.org")
+    data = {"cle": report.access_key, "message": "Sur la mauvaise demande."}
+    assert client.post(update_url(other, "message"), data).status_code == 403
+    assert not other.events.filter(type="citizen_reply").exists()
+
+    token = services.unsubscribe_token(report, "habitant@example.org")
+    assert (
+        client.post(reverse("reports:unsubscribe", args=[other.reference, token])).status_code
+        == 404
+    )
+    assert (
+        client.post(reverse("reports:unsubscribe", args=[report.reference, token])).status_code
+        == 200
+    )
+    assert not report.followers.filter(email="habitant@example.org").exists()
+    assert other.followers.filter(email="autre@example.org").exists()
+
+    anonymous = make_report("signalisation", contact_email="")
+    client.post(
+        update_url(anonymous, "contact"), {"cle": anonymous.access_key, "email": "a@example.org"}
+    )
+    link = (
+        OutboxMail.objects.get(topic="contact:confirm").body.split("/adresse/", 1)[1].split("/")[0]
+    )
+    url = reverse("reports:contact", args=[other.reference, link])
+    assert client.post(url).status_code == 404
+    assert not other.followers.filter(email="a@example.org").exists()
+
+
+def test_a_submission_key_sent_again_elsewhere_suppresses_nothing(client, report, make_report):
+    """The one-off key only recognises the same form on the same request: reused with another
+    form, or on another report, the update is stored and the service told."""
+    page = text(client.get(page_url(report, report.access_key)))
+    keys = re.findall(r'name="submission" value="([0-9a-f]+)"', page)
+    assert len(keys) >= 2 and len(set(keys)) == len(keys)  # one key per form
+
+    key = "c" * 32
+    files = [SimpleUploadedFile("p.jpg", jpeg())]
+    client.post(
+        update_url(report, "photos"), {"cle": report.access_key, "photos": files, "submission": key}
+    )
+    response = client.post(
+        update_url(report, "message"),
+        {"cle": report.access_key, "message": "Après la photo.", "submission": key},
+    )
+    assert response.status_code == 302
+    assert report.events.filter(type="citizen_reply", message="Après la photo.").exists()
+
+    other = make_report("signalisation", contact_email="autre@example.org")
+    data = {"cle": other.access_key, "message": "Autre demande.", "submission": key}
+    assert client.post(update_url(other, "message"), data).status_code == 302
+    assert other.events.filter(type="citizen_reply").count() == 1
+
+
+def test_only_the_first_confirmed_address_becomes_the_requesters(client, make_report):
+    report = make_report("signalisation", contact_email="")
+    for email in ("premier@example.org", "second@example.org"):
+        client.post(update_url(report, "contact"), {"cle": report.access_key, "email": email})
+    paths = {
+        mail.to: "/"
+        + next(line for line in mail.body.splitlines() if "/adresse/" in line)
+        .split("://", 1)[1]
+        .split("/", 1)[1]
+        for mail in OutboxMail.objects.filter(topic="contact:confirm")
+    }
+    assert "Adresse confirmée" in text(client.post(paths["premier@example.org"]))
+    response = text(client.post(paths["second@example.org"]))
+    assert "Une adresse est déjà enregistrée pour cette demande." in response
+    assert list(report.followers.values_list("email", flat=True)) == ["premier@example.org"]
+
+
+def test_a_tracking_link_passed_around_is_rate_limited_per_report(client, report, settings):
+    """Changing addresses does not give fresh quota for mailing one report's service."""
+    settings.GRC_RATE_LIMITS = {**settings.GRC_RATE_LIMITS, "update": [(2, 60)]}
+    for n, address in enumerate(("192.0.2.1", "192.0.2.2", "192.0.2.3")):
+        response = client.post(
+            update_url(report, "message"),
+            {"cle": report.access_key, "message": f"Message {n}"},
+            REMOTE_ADDR=address,
+        )
+        assert response.status_code == (429 if n == 2 else 302)
+    assert report.events.filter(type="citizen_reply").count() == 2
