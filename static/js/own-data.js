@@ -81,13 +81,18 @@ export function addContext(map, config = pageMapConfig(), options = {}) {
     pending = new AbortController();
     const b = map.getBounds().pad(0.1);
     const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
-    Promise.all(layers.map((layer) => getJSON(`${layer.url}?bbox=${bbox}&limit=500`, pending.signal)
+    const { signal } = pending;
+    // One layer that fails (an error, a timeout) leaves the others drawn.
+    Promise.allSettled(layers.map((layer) => getJSON(`${layer.url}?bbox=${bbox}&limit=500`, signal)
       .then((collection) => ({ layer, collection }))))
-      .then((answers) => {
+      .then((results) => {
+        if (signal.aborted) return; // the map moved on: a newer request draws
+        const answers = results.filter((r) => r.status === "fulfilled").map((r) => r.value);
         let count = 0;
         for (const { layer, collection } of answers) {
-          for (const feature of collection.features) {
+          for (const feature of collection.features || []) {
             const geometry = feature.geometry;
+            if (!geometry) continue;
             const points = geometry.type === "MultiPoint" ? geometry.coordinates : [geometry.coordinates];
             const ref = feature.properties.ref || "";
             for (const [lon, lat] of points) {

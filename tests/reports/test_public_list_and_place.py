@@ -50,9 +50,31 @@ def test_the_list_is_paged_and_its_page_links_keep_the_filters(client, make_repo
     assert len(rest) == 2 and not set(rest) & set(listed)
     assert set(listed) | set(rest) == {r.reference for r in made[1:]}
     assert 'href="?category=signalisation&amp;page=1"' in second.content.decode()
-    # a page number past the end or not a number gives a page, never an error
-    assert client.get("/signalements/", {"page": "99"}).status_code == 200
-    assert client.get("/signalements/", {"page": "x"}).status_code == 200
+    # a hostile page number gives a page of the list, never an error nor an empty page: not a
+    # number, the first; out of range (past the end, zero, negative), the last
+    for hostile, expected in (
+        ("x", listed),
+        ("1.5", listed),
+        ("", listed),
+        ("99999", rest),
+        ("0", rest),
+        ("-1", rest),
+    ):
+        response = client.get("/signalements/", {"category": "signalisation", "page": hostile})
+        assert response.status_code == 200, hostile
+        assert references(response.content.decode()) == expected, hostile
+
+
+def test_a_list_page_costs_the_same_queries_whatever_its_lines(
+    client, make_report, django_assert_max_num_queries
+):
+    """The count, the page (category and commune joined), the public layers (map_config) and
+    the filters' categories: nothing per line, whatever the number of reports."""
+    for i in range(25):
+        make_report("signalisation", location=Point(3.0105 + i * 0.0002, 50.4804, srid=4326))
+    with django_assert_max_num_queries(4):
+        html = client.get("/signalements/", {"page": "2"}).content.decode()
+    assert len(references(html)) == 5
 
 
 def test_one_page_needs_no_page_links(client, make_report):
@@ -114,6 +136,24 @@ def test_the_map_config_names_our_own_context_layers(demo):
     assert config["streetsUrl"].startswith("/api/layers/voirie/features/")
     slugs = {layer["slug"] for layer in config["equipment"]}
     assert "eclairage-public" in slugs and "voirie" not in slugs and "parcs" not in slugs
+    assert all(
+        layer["url"] == f"/api/layers/{layer['slug']}/features/" for layer in config["equipment"]
+    )
+
+
+def test_the_map_config_never_names_a_layer_that_is_not_public(demo):
+    """Every map (the admin's too) fetches what map_config names: an internal or shared layer
+    must not be among them, whoever reads the page."""
+    from gis_layers.models import Layer
+    from gis_layers.services import demo_layers_load
+
+    demo_layers_load()
+    Layer.objects.filter(slug="eclairage-public").update(visibility=Layer.Visibility.INTERNAL)
+    Layer.objects.filter(slug="voirie").update(visibility=Layer.Visibility.SHARED)
+    config = map_config()
+    assert "eclairage-public" not in {layer["slug"] for layer in config["equipment"]}
+    assert config["streetsUrl"] is None
+    assert "eclairage-public" not in json.dumps(config) and "voirie" not in json.dumps(config)
 
 
 def _place(html: str) -> dict | None:
@@ -121,11 +161,15 @@ def _place(html: str) -> dict | None:
     return json.loads(found.group(1)) if found else None
 
 
-def test_the_tracking_map_carries_the_public_point_only(client, make_report):
+def test_the_tracking_map_carries_the_public_point_only(client, demo, make_report):
     report = make_report("signalisation", location=EXACT)
     url = reverse("reports:detail", args=[report.reference])
     public = snapped(EXACT)
-    for query in ("", f"?cle={report.access_key}"):  # the public, and its author's link
+    # the public, its author's link, and the agent handling it (who sees the exact point
+    # elsewhere, never in this page's map)
+    for query, user in (("", None), (f"?cle={report.access_key}", None), ("", demo.agent)):
+        if user:
+            client.force_login(user)
         html = client.get(url + query).content.decode()
         place = _place(html)
         assert abs(place["lon"] - public.x) < 2e-6 and abs(place["lat"] - public.y) < 2e-6
