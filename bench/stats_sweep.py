@@ -16,7 +16,9 @@ no filter), for the public (anonymous, k = 5) and for staff (the operator's sess
 Dashboard (the operator's, in-process, ``stats.selectors.dashboard``): periods of one month to
 ten years ending with the last whole month, the page's own path (``source="auto"``) against the
 same figures counted from the request rows (``source="requests"``), and the whole page
-(``/statistiques/``, every query and the rendering).
+(``/statistiques/``, every query and the rendering). ``--extra`` adds (``--only-extra``: only)
+a town's staff member (a scoped organisation), a problem filter and a period cut mid-month;
+``--out`` writes the table elsewhere than the results.
 Each row: median of ``--reps`` interleaved runs after one warm-up. Prints the whole table and
 writes it to ``bench/results/stats_sweep.md``.
 """
@@ -24,11 +26,13 @@ writes it to ``bench/results/stats_sweep.md``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import http.client
 import math
 import re
 import time
+from pathlib import Path
 
 from benchlib import RESULTS, ROOT, django_env, django_setup
 from run_layers import PRODUCTION_ENV, PsqlSession, Series, Server, free_port, measure
@@ -176,34 +180,70 @@ def month_start(today: dt.date, back: int) -> dt.date:
     return dt.date(month // 12, month % 12 + 1, 1)
 
 
-def dashboard_sweep(reps: int, superuser) -> list[str]:
+def extra_cases(today: dt.date, last: dt.date, superuser) -> list[tuple]:
+    """What the periods alone leave out: a town's staff (a scoped organisation), a problem
+    filter (the times read per problem, the counts from the requests), a period cut mid-month
+    (the whole months from the counts, its edges from the requests)."""
+    from accounts.models import User
+    from routing.models import Category
+    from tracking.filters import RequestFilters
+    from tracking.models import CitizenRequest
+
+    year = RequestFilters(since=month_start(today, 12), until=last)
+    agent = (
+        User.objects.filter(memberships__isnull=False, is_superuser=False).order_by("pk").first()
+    )
+    recent = CitizenRequest.objects.order_by("-pk").values_list("category_id", flat=True)[0]
+    slug = Category.objects.get(pk=recent).slug
+    cut = RequestFilters(since=month_start(today, 12) + dt.timedelta(days=14), until=last)
+    cases = [
+        ("12 months, one problem", superuser, dataclasses.replace(year, categories=(slug,))),
+        ("12 months from the 15th", superuser, cut),
+    ]
+    if agent is not None:
+        cases.insert(0, (f"12 months, staff of {agent.email}", agent, year))
+    return cases
+
+
+def dashboard_sweep(reps: int, superuser, *, extra: bool = False, only_extra: bool = False):
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from accounts.permissions import stats_organisations
     from stats import selectors
     from tracking.filters import RequestFilters
 
     today = timezone.localdate()
     last = month_start(today, 0) - dt.timedelta(days=1)  # the end of the last whole month
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(superuser)
+    cases = (
+        []
+        if only_extra
+        else [
+            (label, superuser, RequestFilters(since=month_start(today, months), until=last))
+            for months, label in PERIODS
+        ]
+    )
+    if extra or only_extra:
+        cases += extra_cases(today, last, superuser)
     rows = []
-    for months, label in PERIODS:
-        filters = RequestFilters(since=month_start(today, months), until=last)
+    for label, user, filters in cases:
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(user)
+        organisations = stats_organisations(user)
         ours = Series(label, "auto")
         raw = Series(label, "requests")
         page = Series(label, "page")
         sql_ms: list[float] = []
         queries: dict[str, int] = {}
 
-        def run(source: str, filters=filters, queries=queries) -> None:
+        def run(source: str, filters=filters, queries=queries, organisations=organisations):
             with CaptureQueriesContext(connection) as captured:
-                selectors.dashboard(None, filters=filters, source=source)
+                selectors.dashboard(organisations, filters=filters, source=source)
             queries[source] = len(captured)
 
-        def run_page(filters=filters, sql_ms=sql_ms) -> None:
+        def run_page(filters=filters, sql_ms=sql_ms, client=client) -> None:
             with CaptureQueriesContext(connection) as captured:
                 response = client.get("/statistiques/?" + filters.as_query())
             assert response.status_code == 200
@@ -222,7 +262,7 @@ def dashboard_sweep(reps: int, superuser) -> list[str]:
         )
         print(rows[-1], flush=True)
     return [
-        "Dashboard of the operator (every request), in-process, median of "
+        "Dashboard, in-process (the operator's unless said), median of "
         f"{reps} interleaved runs (DEBUG on to count queries):",
         "",
         "| period | ours: `dashboard()` (ms) | queries | counted from the requests (ms) | "
@@ -237,6 +277,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--skip-heatmap", action="store_true")
     parser.add_argument("--skip-dashboard", action="store_true")
+    parser.add_argument(
+        "--extra", action="store_true", help="also a scoped staff member, a filter, a cut period"
+    )
+    parser.add_argument("--only-extra", action="store_true", help="those cases only")
+    parser.add_argument("--out", type=Path, help="write the table here (default: results)")
     args = parser.parse_args()
     # the session made here must be valid for the gunicorn (same SECRET_KEY)
     django_setup("config.settings.dev", DEBUG="1", SECRET_KEY=PRODUCTION_ENV["SECRET_KEY"])
@@ -252,10 +297,14 @@ def main() -> None:
     if not args.skip_heatmap:
         lines += ["", *heatmap_sweep(args.reps, superuser)]
     if not args.skip_dashboard:
-        lines += ["", *dashboard_sweep(args.reps, superuser)]
+        lines += [
+            "",
+            *dashboard_sweep(args.reps, superuser, extra=args.extra, only_extra=args.only_extra),
+        ]
     lines += ["", f"Sweep time: {time.perf_counter() - started:.0f} s."]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "stats_sweep.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = args.out or RESULTS / "stats_sweep.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
 

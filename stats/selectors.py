@@ -275,7 +275,7 @@ def _times_statement(organisations, filters, qs, source: str, total: int) -> tup
     creation and sorted; beyond, read in order of duration (no sort, but every time of each
     problem is read)."""
     if source != "requests" and not (filters.statuses or filters.communes or filters.channels):
-        from tracking.filters import category_ids
+        from tracking.filters import category_ids  # not at the top: parameters here bear its name
 
         start, end = filters.bounds()
         params = {

@@ -234,7 +234,9 @@ def _overdue_url(organisations, filters: RequestFilters, category_ids) -> str:
     from tracking.models import OPEN_STATUSES
 
     query = QueryDict(mutable=True)
-    query["status__in"] = ",".join(sorted(OPEN_STATUSES))
+    # the open ones among the statuses chosen, as the figure counts them
+    statuses = set(OPEN_STATUSES) & set(filters.statuses) if filters.statuses else OPEN_STATUSES
+    query["status__in"] = ",".join(sorted(statuses))
     query["due_at__lt"] = timezone.localtime().replace(microsecond=0).isoformat()
     start, end = filters.bounds()
     if start:
@@ -305,10 +307,10 @@ def _heat_query(filters: RequestFilters, options: dict) -> str:
 
 @login_required
 def dashboard(request):
-    """The figures of the caller's scope (service, organisation, or the whole CAHC for the
-    agglomeration's staff), with the export filters; each chart has its data table. The period
-    is the last twelve months unless the form says otherwise (an empty "from" is all time);
-    bad filters are named above the form and the default figures shown."""
+    """The figures of the caller's scope (``stats_organisations``: the organisations they work
+    for, every request for the operator), with the export filters; each chart has its data
+    table. The period is the last twelve months unless the form says otherwise (an empty
+    "from" is all time); bad filters are named above the form and the default figures shown."""
     if not permissions.can_access_intranet(request.user):
         raise PermissionDenied(gettext("Réservé aux agents des collectivités."))
     error, filters, category_ids = "", RequestFilters(), []

@@ -40,10 +40,17 @@ END
 $fn$;
 CREATE TRIGGER stats_closed_insert_delete AFTER INSERT OR DELETE ON tracking_citizenrequest
     FOR EACH ROW EXECUTE FUNCTION stats_closed_sync();
+-- Only when a copied column changes (as stats.0002 and 0004): Django's save() sets every
+-- column, and a closed request saved for anything else must not rewrite its row.
 CREATE TRIGGER stats_closed_update
     AFTER UPDATE OF closed_at, created_at, organisation_id, service_id, category_id
     ON tracking_citizenrequest
-    FOR EACH ROW EXECUTE FUNCTION stats_closed_sync();
+    FOR EACH ROW WHEN (OLD.closed_at IS DISTINCT FROM NEW.closed_at
+        OR OLD.created_at IS DISTINCT FROM NEW.created_at
+        OR OLD.organisation_id IS DISTINCT FROM NEW.organisation_id
+        OR OLD.service_id IS DISTINCT FROM NEW.service_id
+        OR OLD.category_id IS DISTINCT FROM NEW.category_id)
+    EXECUTE FUNCTION stats_closed_sync();
 
 CREATE FUNCTION stats_closed_rebuild() RETURNS bigint LANGUAGE plpgsql AS $fn$
 DECLARE

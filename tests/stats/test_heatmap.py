@@ -95,16 +95,22 @@ def test_the_trigger_keeps_the_aggregates_exact(spots, demo):
     assert maintained == aggregates()
 
 
-def test_emptying_the_requests_empties_the_aggregates(spots):
+def test_emptying_the_requests_empties_the_aggregates(spots, demo):
     """A TRUNCATE fires no row trigger (Django's flush after a transactional test is one): the
-    aggregates are emptied with the requests, or later heatmaps would count ghosts."""
+    aggregates and the closed times are emptied with the requests, or later heatmaps and
+    dashboards would count ghosts."""
+    request_set_status(spots[0][0], status="resolved", message="Fait.", actor=demo.agent)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT (SELECT count(*) FROM stats_heatcell) > 0")
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM stats_heatcell) > 0"
+            " AND (SELECT count(*) FROM stats_closedtime) = 1"
+        )
         assert cursor.fetchone()[0]
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's own pending checks
         cursor.execute("TRUNCATE tracking_citizenrequest CASCADE")
         cursor.execute(
             "SELECT (SELECT count(*) FROM stats_heatcell) + (SELECT count(*) FROM stats_monthcount)"
+            " + (SELECT count(*) FROM stats_closedtime)"
         )
         assert cursor.fetchone()[0] == 0
 
