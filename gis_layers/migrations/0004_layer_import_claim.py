@@ -30,4 +30,9 @@ class Migration(migrations.Migration):
             name='heartbeat_at',
             field=models.DateTimeField(blank=True, null=True, verbose_name='dernier signe de vie'),
         ),
+        migrations.AddField(
+            model_name='layerimport',
+            name='started_at',
+            field=models.DateTimeField(blank=True, null=True, verbose_name='commencé le'),
+        ),
     ]

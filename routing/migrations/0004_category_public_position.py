@@ -2,13 +2,21 @@
 
 from django.db import migrations, models
 
-# The categories of the fixture that concern a person's home (fixtures/categories.csv): the
-# public sees the commune of their reports only. Where the public sees the others is stored on
-# each request (tracking.0005, reports.positions).
+# The one rule of where the public sees a report, used by every public output (reports.positions
+# and stats.exports call it from SQL and from the ORM): nothing for a category whose position is
+# hidden, otherwise the point snapped to a grid of ``grid`` metres in the storage SRID
+# (Lambert-93), i.e. moved by at most grid/√2. A plain SQL function, inlined by the planner.
 SQL = """
+CREATE FUNCTION grc_public_location(location geometry, public_position text, grid float8)
+RETURNS geometry LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT CASE WHEN public_position = 'hidden' OR grid IS NULL OR grid <= 0 THEN NULL
+                ELSE ST_SnapToGrid(location, grid) END
+$fn$;
+-- The categories of the fixture that concern a person's home (fixtures/categories.csv).
 UPDATE routing_category SET public_position = 'hidden'
 WHERE slug IN ('bac-non-collecte', 'animaux-nuisibles');
 """
+REVERSE = "DROP FUNCTION IF EXISTS grc_public_location(geometry, text, float8);"
 
 
 class Migration(migrations.Migration):
@@ -36,5 +44,5 @@ class Migration(migrations.Migration):
                 verbose_name="position publiée",
             ),
         ),
-        migrations.RunSQL(SQL, reverse_sql=migrations.RunSQL.noop),
+        migrations.RunSQL(SQL, reverse_sql=REVERSE),
     ]
