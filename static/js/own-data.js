@@ -149,9 +149,3 @@ export function addContext(map, config = pageMapConfig(), options = {}) {
   map.whenReady(() => { onZoom(); loadEquipment(); });
   return { communes: communesLayer, streets: streetsLayer, equipment: equipmentLayer };
 }
-
-/** Kept for the maps that called it before addContext: now the whole context. */
-export function addStreets(map, url, { minZoom = 13 } = {}) {
-  const config = pageMapConfig();
-  return addContext(map, { ...config, streetsUrl: url ?? config.streetsUrl }, { streetsMinZoom: minZoom }).streets;
-}

@@ -1,5 +1,5 @@
 // Simulator map: a click fills the longitude and latitude fields (the form works without it).
-import { addStreets } from "./own-data.js";
+import { addContext } from "./own-data.js";
 
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const lon = document.getElementById("id_lon");
@@ -9,10 +9,7 @@ map.setView(config.center, 13);
 if (config.basemap) {
   L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: config.basemap.maxZoom }).addTo(map);
 }
-fetch("/api/territory/communes/").then((r) => r.json()).then((c) => {
-  L.geoJSON(c, { style: { color: "#000091", weight: 1.5, fillOpacity: 0.05 }, interactive: false }).addTo(map);
-});
-addStreets(map, config.streetsUrl);
+addContext(map, config, { streetsMinZoom: 13 }); // our communes, streets and equipment
 let marker = null;
 function place(latlng) {
   if (marker) marker.setLatLng(latlng); else marker = L.marker(latlng, { keyboard: false }).addTo(map);
