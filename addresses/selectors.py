@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
+
+from core.maps import STREETS_LAYER
 
 from .services import normalise
 
@@ -134,8 +137,6 @@ class NearestPlace:
     @property
     def text(self) -> str:
         """What the citizen reads under the map and what the report keeps as its address."""
-        from django.utils.translation import gettext as _
-
         if self.kind == "address":
             number = f"{self.number}{' ' + self.suffix if self.suffix else ''}"
             return _("Près du %(number)s %(street)s, %(city)s") % {
@@ -179,6 +180,7 @@ NEAREST_SQL = """
         FROM territory_communepart cp
         JOIN territory_commune c ON c.id = cp.commune_id
         WHERE ST_Covers(cp.geom, p.g)
+        ORDER BY c.epci_id IS NULL, c.insee  -- on a border, the commune routing names
         LIMIT 1
     ) c ON true
 """
@@ -189,8 +191,6 @@ def place_near(lon: float, lat: float) -> NearestPlace | None:
     NEAR_ADDRESS_M of the point; else the nearest named street (streets layer) within
     NEAR_STREET_M, in the commune the point lies in; else that commune; None outside every
     commune we know."""
-    from core.maps import STREETS_LAYER
-
     params = {
         "srid": settings.GRC_STORAGE_SRID,
         "lon": lon,

@@ -30,7 +30,7 @@ from core import ratelimit
 from core.maps import map_config
 from organisations.models import Service
 from routing.models import Category
-from routing.selectors import RoutingDecision, route_for
+from routing.selectors import RoutingDecision, handling_message, route_for
 from tracking.models import Channel
 
 from . import selectors, services
@@ -129,10 +129,15 @@ def _place(data, category: Category | None, action: str, files=None) -> Place:
         near = place_near(place.lon, place.lat)
         place.label = near.text if near is not None else ""
     if place.known and category is not None:
+        place.equipment_hits = selectors.equipment_near(category, lon=place.lon, lat=place.lat)
         # the equipment picked decides before the place (its owner handles it), as at submit;
-        # a new place forgets the equipment picked at the old one
+        # a new place forgets the equipment picked at the old one, and only an equipment the
+        # page offers counts (as at submit): not any feature id posted by hand, which would
+        # route by, and name the owner of, equipment of any layer, private ones included
         stale = action in ("locate", "find")
-        equipment = place.picked or (None if stale else _int(data.get("equipment", "")))
+        posted = None if stale else _int(data.get("equipment", ""))
+        offered = posted in {hit.id for hit in place.equipment_hits}
+        equipment = place.picked or (posted if offered else None)
         place.decision = route_for(
             location=Point(place.lon, place.lat, srid=4326),
             category=category,
@@ -142,7 +147,6 @@ def _place(data, category: Category | None, action: str, files=None) -> Place:
             place.service = Service.objects.select_related("organisation").get(
                 pk=place.decision.service_id
             )
-        place.equipment_hits = selectors.equipment_near(category, lon=place.lon, lat=place.lat)
         place.duplicates = selectors.open_reports_near(
             category, lon=place.lon, lat=place.lat, equipment_id=equipment
         )
@@ -380,6 +384,12 @@ def _context(
         "equipment_points": [h.as_dict() for h in place.equipment_hits],
         "map_config": map_config(),
         "routed": place.decision is not None and place.decision.status == "routed",
+        # the category's message, its on-call number that of the service found once placed
+        "handling_message": (
+            handling_message(category, place.service.pk if place.service else None)
+            if category is not None and category.public_message
+            else ""
+        ),
         "fragment": _is_fragment(request),
     }
 
@@ -433,8 +443,12 @@ def _me_too(request, form: ReportForm, category, place) -> HttpResponse:
     report = selectors.report_by_reference(request.POST.get("metoo", ""))
     email = request.POST.get("contact_email", "")
     user = request.user if request.user.is_authenticated else None
-    if report is None:
-        return redirect(reverse("report-new"))
+    if report is None:  # a reference posted by hand, or a report since gone
+        form.is_valid()
+        form.add_error(None, _("Ce signalement est introuvable : il n'a pas été suivi."))
+        context = _context(request, form, category, place)
+        context.update(announce=form.non_field_errors()[0], focus="form-errors")
+        return _render(request, context, status=400)
     try:
         with transaction.atomic():
             services.report_me_too(report, email=email, user=user)

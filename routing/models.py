@@ -87,14 +87,6 @@ class Category(models.Model):
         description and photos; otherwise the commune only."""
         return self.public_position != PublicPosition.HIDDEN
 
-    @property
-    def handling_message(self) -> str:
-        """The public message as citizens read it before the place is known, the on-call
-        number in it (routing.selectors.handling_message)."""
-        from .selectors import handling_message
-
-        return handling_message(self)
-
     def clean(self) -> None:
         super().clean()
         try:

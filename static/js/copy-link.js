@@ -4,6 +4,7 @@
 const input = document.getElementById("keep-link-url");
 const button = document.getElementById("keep-link-copy");
 if (input && button) {
+  button.hidden = false; // without this script, the field alone: its text selects to copy
   button.addEventListener("click", async () => {
     input.select();
     try {

@@ -101,14 +101,20 @@ def test_no_page_is_wider_than_the_phone(browser, live_server, demo, citizen_rep
                     )
                     assert label.startswith('"Numéro"')
             if name == "signaler":
-                # the longest category name chosen: the list and its hint must still fit
+                # a place tapped and the longest category name chosen: the list, its hint and
+                # the card of who handles it (phone, email) must still fit. Each step is a
+                # fetch swapped in after a pause: wait for what it shows ("networkidle" is
+                # already reached when the page loaded, and would measure the page before it).
+                page.wait_for_selector("#report-map.leaflet-container")
+                page.locator("#report-map").click()
+                page.wait_for_selector("#place-chosen")
                 longest = page.evaluate(
                     """() => [...document.querySelectorAll('#id_category option')]
                         .filter(o => o.value)
                         .sort((a, b) => b.text.length - a.text.length)[0].value"""
                 )
                 page.select_option("#id_category", longest)
-                page.wait_for_load_state("networkidle")
+                page.wait_for_selector("#who-handles")
             measure = page.evaluate(OVERFLOW)
             if measure["scroll"] > measure["viewport"]:
                 overflowing[name] = measure

@@ -103,6 +103,7 @@ def test_the_whole_journey_on_a_phone_keeps_scroll_text_and_photo(phone, town, t
     acknowledgements = OutboxMail.objects.filter(topic="acknowledgement")
     assert not acknowledgements.filter(reference=report.reference).exists()
     assert page.input_value("#keep-link-url") == page.url
+    assert page.get_by_role("button", name="Copier le lien").is_visible()  # shown by its script
     assert axe_violations(page) == [] and no_sideways_scroll(page)
     assert page.console_errors == []
 

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 
 from core.phones import tel_uri
 from notifications.models import OutboxMail
+from routing.selectors import handling_message
+from tests.points import TOWN_HALL
 from tracking.models import BannedEmail, Event
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +76,10 @@ def test_a_message_saying_to_call_the_on_call_number_gives_it(
     water_leak = categories["fuite-eau"]
     assert "{astreinte}" in water_leak.public_message  # the category's text, as staff wrote it
     # before the place is chosen: the one on-call number of the services of its domain
-    assert "numéro d'astreinte (03 21 00 01 99)" in water_leak.handling_message
+    assert "numéro d'astreinte (03 21 00 01 99)" in handling_message(water_leak)
+    # on the report form, before a place: the same number, in the problem's hint
+    form = unescape(client.get("/signaler/?category=fuite-eau").content.decode())
+    assert "numéro d'astreinte (03 21 00 01 99)" in form
     report = make_report("fuite-eau", contact_email="riveraine@example.org")
     assert report.service == demo.eau
     created = report.events.get(type=Event.Type.CREATED)
@@ -86,6 +91,19 @@ def test_a_message_saying_to_call_the_on_call_number_gives_it(
     # the tracking page dials the handling service in E.164, as the contacts page does
     page = unescape(client.get(f"/signalements/{report.reference}/").content.decode())
     assert links(page)["03 21 00 01 20"] == "tel:+33321000120"
+    # two numbers in the domain (another organisation's service): before a place, the
+    # contacts page; placed, the number of the service found there
+    demo.voirie.on_call_phone = "03 21 00 09 99"
+    demo.voirie.save(update_fields=["on_call_phone"])
+    demo.voirie.domains.add(water_leak.domain)
+    assert "numéro d'astreinte (voir la page Contacts)" in handling_message(water_leak)
+    where = TOWN_HALL.transform(4326, clone=True)
+    form = unescape(
+        client.get(f"/signaler/?category=fuite-eau&lon={where.x}&lat={where.y}").content.decode()
+    )
+    assert demo.eau.name in re.search(r'id="who-handles">(.*?)</p>', form, re.S).group(1)
+    assert "numéro d'astreinte (03 21 00 01 99)" in form
+    demo.voirie.domains.remove(water_leak.domain)
     # without an on-call number, the message sends to the contacts page instead of a blank
     demo.eau.on_call_phone = ""
     demo.eau.save(update_fields=["on_call_phone"])

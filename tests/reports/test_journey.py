@@ -1,6 +1,7 @@
 """The reporting journey without JavaScript: every step is a form post a keyboard can make."""
 
 import re
+from html import unescape as html_unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -266,6 +267,23 @@ def test_a_bad_me_too_says_why_on_the_same_page(client, town, make_report, email
     assert not Follower.objects.filter(request=first, is_me_too=True).exists()
 
 
+def test_me_too_on_an_unknown_report_says_so_and_keeps_what_was_typed(client, town):
+    data = {
+        "category": "signalisation",
+        "lon": "3.01056",
+        "lat": "50.480430",
+        "description": "Le panneau est encore couché.",
+        "metoo": "LIB-0000-99999",
+        "contact_email": "voisine@example.org",
+    }
+    for headers in ({}, {"HTTP_X_JOURNEY": "1"}):
+        response = client.post(URL, data, **headers)
+        html = html_unescape(response.content.decode())
+        assert response.status_code == 400 and "Ce signalement est introuvable" in html
+        assert "Le panneau est encore couché." in html
+    assert not Follower.objects.exists()
+
+
 def test_a_photos_gps_position_is_offered_then_used_only_when_confirmed(client, town):
     from tests.images import exif_with_gps
 
@@ -299,3 +317,36 @@ def test_routing_refuses_an_impossible_point_without_asking_postgis(categories, 
 
     decision = route_for(location=Point(3.0, 95.0, srid=4326), category=categories["signalisation"])
     assert decision.status == "outside" and "impossibles" in decision.message
+
+
+def test_an_equipment_posted_by_hand_does_not_steer_who_handles_it(client, town, demo):
+    """Only an equipment the page offers (the category's public layers, around the place)
+    decides: a feature id of another layer, posted by hand, neither routes the report to its
+    owner nor names that owner (a private layer's owners are not the public's to probe)."""
+    from django.contrib.gis.geos import Point
+
+    from gis_layers.models import Feature, Layer
+    from gis_layers.services import layer_replace_features
+
+    hidden = Layer.objects.create(
+        slug="reseau-interne",
+        name="Réseau interne",
+        owner_organisation=demo.cahc,
+        geometry_type="Point",
+    )
+    layer_replace_features(
+        layer=hidden,
+        rows=[(1, bytes(Point(3.0105, 50.4804, srid=4326).wkb), {"ref": "INT-1", "owner": "cahc"})],
+        source_srid=4326,
+        ref_field="ref",
+        owner_field="owner",
+    )
+    feature = Feature.objects.get(layer=hidden)
+    spot = {"lon": "3.0105", "lat": "50.4804"}
+    html = step(
+        client, category="mobilier-degrade", action="category", equipment=feature.pk, **spot
+    ).content.decode()
+    who = re.search(r'id="who-handles">(.*?)</p>', html, re.S).group(1)
+    assert "Libercourt" in who and "Hénin-Carvin" not in who
+    # the service's number dials from the card (E.164, whatever way staff wrote it)
+    assert re.search(r'<a href="tel:\+33\d{9}" class="tel">', who)
