@@ -909,6 +909,37 @@ def _whole_months(since: dt.date | None, until: dt.date | None) -> bool:
     )
 
 
+def _commune_counts_mixed(filters, audience: Audience, inside) -> tuple[str, dict]:
+    """The counts per commune of a period cut inside months: its whole months ``inside`` (first
+    and last day) from the monthly counts, its partial first and last months from the requests
+    (a period from the 15th over a year: 145 ms instead of about 430 ms on a million requests,
+    bench/stats_sweep.py --only-extra)."""
+    first, last = inside
+    months = dataclasses.replace(filters, since=first, until=last)
+    params = _params(months, audience, (), None, whole_months=True)
+    a0, a1 = filters.bounds()
+    parts = [COMMUNE_COUNTS_FROM_MONTHS]
+    edges = []
+    if filters.since is not None and filters.since != first:
+        edges.append((a0, day_start(first)))
+    if filters.until is not None and filters.until != last:
+        edges.append((day_start(last + dt.timedelta(days=1)), a1))
+    for i, (start, end) in enumerate(edges):
+        parts.append(
+            COMMUNE_COUNTS_FROM_REQUESTS.replace("%(a0)s", f"%(e{i}_a0)s").replace(
+                "%(a1)s", f"%(e{i}_a1)s"
+            )
+        )
+        params[f"e{i}_a0"], params[f"e{i}_a1"] = start, end
+    union = "\n    UNION ALL\n".join(parts)
+    sql = f"""
+    SELECT commune_id, sum(n)::int AS n, sum(prev)::int AS prev
+    FROM ({union}) AS parts
+    GROUP BY commune_id
+"""
+    return sql, params
+
+
 def commune_rates(
     *,
     filters,
@@ -916,25 +947,34 @@ def commune_rates(
     category_ids=(),
     compare: tuple[dt.date, dt.date] | None = None,
     equipment_layers: tuple[int, ...] = (),
+    source: str = "auto",
 ) -> list[CommuneRate]:
     """Requests per commune of the territory and per 1,000 inhabitants (municipal population),
     over exactly the filters' period (and the compared one); a count under k (but not 0) is
-    withheld with its rate. From the monthly counts when they answer (whole months, services
-    and scope only), otherwise from the requests. ``equipment_layers`` (see
+    withheld with its rate. From the monthly counts when they answer (services and scope
+    only): whole months from the counts, and for a period cut inside months (with no compared
+    one) its partial first and last months from the requests, as ``dashboard()`` does;
+    otherwise, or with ``source="requests"``, from the requests. ``equipment_layers`` (see
     ``equipment_layers()``) adds each commune's equipment of those layers and the requests per
     equipment: the table beside the per-equipment heatmap."""
-    by_months = (
+    counts_answer = source != "requests" and (
         not (category_ids or filters.statuses or filters.channels or filters.communes)
-        and _whole_months(filters.since, filters.until)
-        and (compare is None or _whole_months(*compare))
         and (audience.organisations is None or bool(audience.organisations))
     )
-    params = _params(filters, audience, category_ids, compare, whole_months=by_months)
+    by_months = (
+        counts_answer
+        and _whole_months(filters.since, filters.until)
+        and (compare is None or _whole_months(*compare))
+    )
+    inside = _whole_months_within(filters.since, filters.until)
+    if counts_answer and not by_months and compare is None and inside is not None:
+        counts, params = _commune_counts_mixed(filters, audience, inside)
+    else:
+        params = _params(filters, audience, category_ids, compare, whole_months=by_months)
+        counts = COMMUNE_COUNTS_FROM_MONTHS if by_months else COMMUNE_COUNTS_FROM_REQUESTS
     params["layers"] = list(equipment_layers)
     sql = (
-        COMMUNE_RATES.replace(
-            "{counts}", COMMUNE_COUNTS_FROM_MONTHS if by_months else COMMUNE_COUNTS_FROM_REQUESTS
-        )
+        COMMUNE_RATES.replace("{counts}", counts)
         .replace("{equipment}", "COALESCE(e.e, 0)" if equipment_layers else "NULL::int")
         .replace("{equipment_join}", COMMUNE_EQUIPMENT if equipment_layers else "")
     )

@@ -182,3 +182,29 @@ def test_a_time_zone_other_than_the_aggregates_one_is_a_system_error(settings):
     settings.TIME_ZONE = "UTC"
     errors = aggregates_time_zone()
     assert [e.id for e in errors] == ["stats.E001"] and "Europe/Paris" in errors[0].msg
+
+
+def test_the_table_per_commune_of_a_cut_period_adds_the_edges_to_the_months(known, demo):
+    """The dashboard's table per commune over a period cut inside months: the whole months from
+    the monthly counts, the partial first and last months from the requests, the same counts
+    as the requests alone (it used to count every request of the period: ~290 ms on a million);
+    and a scope keeps its own requests only."""
+    from stats.selectors import Audience, commune_rates
+
+    today = timezone.localdate()
+    staff = Audience(None, 1, public=False)
+    periods = (
+        RequestFilters(since=today - dt.timedelta(days=10)),
+        RequestFilters(since=today - dt.timedelta(days=50), until=today - dt.timedelta(days=1)),
+        RequestFilters(since=today - dt.timedelta(days=100)),
+        RequestFilters(until=today - dt.timedelta(days=3)),
+        RequestFilters(since=(today - dt.timedelta(days=70)).replace(day=15), until=today),
+    )
+    for filters in periods:
+        mixed = {r.insee: r.count for r in commune_rates(filters=filters, audience=staff)}
+        rows = commune_rates(filters=filters, audience=staff, source="requests")
+        assert mixed == {r.insee: r.count for r in rows}, filters
+    everything = commune_rates(filters=periods[2], audience=staff)
+    assert sum(r.count or 0 for r in everything) == 5  # the five known reports
+    cahc = Audience(frozenset({demo.cahc.pk}), 1, public=False)
+    assert sum(r.count or 0 for r in commune_rates(filters=periods[2], audience=cahc)) == 2
