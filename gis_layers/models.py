@@ -129,7 +129,11 @@ class Feature(models.Model):
     the feature's GeoJSON in WGS84, maintained by PostgreSQL and concatenated by the selectors.
     """
 
-    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="features")
+    # db_index=False: the (layer, id) index below serves the foreign key and the pages, which
+    # walk a layer's features in id order (keyset paging, gis_layers.selectors._page_sql).
+    layer = models.ForeignKey(
+        Layer, on_delete=models.CASCADE, related_name="features", db_index=False
+    )
     ref = models.CharField(_("identifiant visible"), max_length=100, blank=True)
     # spatial_index=False: the composite GiST index (layer_id, geom) replaces it (see migration).
     geom = models.GeometryField(srid=settings.GRC_STORAGE_SRID, spatial_index=False)
@@ -147,6 +151,7 @@ class Feature(models.Model):
         verbose_name = _("objet")
         verbose_name_plural = _("objets")
         indexes = [
+            models.Index(fields=["layer", "id"], name="feature_layer_id"),
             models.Index(fields=["layer", "ref"], name="feature_layer_ref"),
             GinIndex(
                 fields=["properties"], name="feature_properties_gin", opclasses=["jsonb_path_ops"]

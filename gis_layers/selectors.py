@@ -49,7 +49,10 @@ class BBox:
 class ItemsPage:
     features: bytes  # the features, comma-separated GeoJSON objects (no brackets), UTF-8
     number_returned: int
-    number_matched: int
+    # how many features match in all, when it is known without counting them (None: unknown)
+    number_matched: int | None
+    last_id: int | None = None  # the page's last feature id (a keyset page continues after it)
+    more: bool | None = None  # whether features follow the page (None: compare with matched)
 
 
 class _UTF8BytesLoader(Loader):
@@ -114,24 +117,24 @@ def layer_for_data(slug: str) -> Layer | None:
     return None if row is None else _layer_from_row(row)
 
 
-def _properties_sql(properties: list[str] | None) -> tuple[str, list[Any]]:
+def _properties_sql(properties: list[str] | None, alias: str = "f") -> tuple[str, list[Any]]:
     """SQL for a feature's properties: the visible identifier first, then the stored attributes."""
     if properties is None:
-        return "(jsonb_build_object('ref', f.ref) || f.properties)::text", []
-    pairs = ", ".join(["%s, f.properties -> %s"] * len(properties))
+        return f"(jsonb_build_object('ref', {alias}.ref) || {alias}.properties)::text", []
+    pairs = ", ".join([f"%s, {alias}.properties -> %s"] * len(properties))
     params: list[Any] = []
     for name in properties:
         params += [name, name]
     if not properties:
-        return "jsonb_build_object('ref', f.ref)::text", []
-    return f"jsonb_build_object('ref', f.ref, {pairs})::text", params
+        return f"jsonb_build_object('ref', {alias}.ref)::text", []
+    return f"jsonb_build_object('ref', {alias}.ref, {pairs})::text", params
 
 
-def _feature_sql(properties: list[str] | None) -> tuple[str, list[Any]]:
-    props_sql, params = _properties_sql(properties)
+def _feature_sql(properties: list[str] | None, alias: str = "f") -> tuple[str, list[Any]]:
+    props_sql, params = _properties_sql(properties, alias)
     sql = (
-        '\'{"type":"Feature","id":\' || f.id || \',"geometry":\' || '
-        f"ST_AsGeoJSON(ST_Transform(f.geom, {API_SRID}), {GEOJSON_PRECISION}) || "
+        f'\'{{"type":"Feature","id":\' || {alias}.id || \',"geometry":\' || '
+        f"ST_AsGeoJSON(ST_Transform({alias}.geom, {API_SRID}), {GEOJSON_PRECISION}) || "
         f"',\"properties\":' || {props_sql} || '}}'"
     )
     return sql, params
@@ -155,39 +158,72 @@ def _page_sql(
     bbox: BBox | None,
     limit: int,
     offset: int,
+    after: int | None,
     properties: list[str] | None,
 ) -> tuple[str, list[Any]]:
-    """A page: how many features it holds, and their GeoJSON texts joined by commas.
+    """A page: how many features it holds, their GeoJSON texts joined by commas, its last id
+    and whether more follow.
 
-    With all properties, each feature's GeoJSON is the stored generated column ``geojson``
-    (migration 0003): the page is a concatenation of stored text. A property selection builds
-    the features on the fly.
+    The page's cost follows the page, not the bbox: the ids of the page (one more, to know
+    whether another page follows) are chosen and sorted alone, through the (layer, id) or the
+    (layer, geometry) index, and only the rows kept are read again for their GeoJSON. Sorting
+    the matching rows with their GeoJSON, as before, spilled 176,000 of them to disk for a
+    10,000-feature page (bench/README.md, "Layer sweep"). ``after`` continues after that id
+    (keyset paging: page 100 costs what page 1 does); ``offset`` skips matches (costs what
+    it skips). With all properties, each feature's GeoJSON is the stored generated column
+    ``geojson`` (migration 0003); a property selection builds the features on the fly.
     """
     if properties is None:
-        feature_sql, feature_params = "f.geojson", []
+        feature_sql, feature_params = "g.geojson", []
     else:
-        feature_sql, feature_params = _feature_sql(properties)
+        feature_sql, feature_params = _feature_sql(properties, alias="g")
     where, where_params = _where(layer_sql, layer_params, bbox)
+    keyset, keyset_params = (" AND f.id > %s", [after]) if after is not None else ("", [])
     sql = (
-        f"SELECT count(*) AS returned, "
-        f"COALESCE(string_agg({feature_sql}, ',' ORDER BY f.id), '') AS features "
-        f"FROM (SELECT f.id, f.ref, f.geom, f.properties, f.geojson FROM gis_layers_feature f "
-        f"WHERE {where} ORDER BY f.id LIMIT %s OFFSET %s) f"
+        f"SELECT count(*) FILTER (WHERE p.n <= %s) AS returned, "
+        f"COALESCE(string_agg({feature_sql}, ',' ORDER BY p.id) FILTER (WHERE p.n <= %s), '') "
+        f"AS features, max(p.id) FILTER (WHERE p.n <= %s) AS last_id, count(*) > %s AS more "
+        f"FROM (SELECT i.id, row_number() OVER (ORDER BY i.id) AS n FROM ("
+        f"SELECT f.id FROM gis_layers_feature f WHERE {where}{keyset} "
+        f"ORDER BY f.id LIMIT %s OFFSET %s) i) p "
+        f"JOIN gis_layers_feature g ON g.id = p.id"
     )
-    return sql, [*feature_params, *where_params, limit, offset]
+    return sql, [
+        limit,
+        *feature_params,
+        limit,
+        limit,
+        limit,
+        *where_params,
+        *keyset_params,
+        limit + 1,
+        offset,
+    ]
 
 
 def items_sql(
-    layer: Layer, *, bbox: BBox | None, limit: int, offset: int, properties: list[str] | None
+    layer: Layer,
+    *,
+    bbox: BBox | None,
+    limit: int,
+    offset: int,
+    properties: list[str] | None,
+    after: int | None = None,
 ) -> tuple[str, list[Any]]:
     """The statement behind a page of a layer already read (see public_page_sql)."""
     return _page_sql(
-        "f.layer_id = %s", [layer.pk], bbox=bbox, limit=limit, offset=offset, properties=properties
+        "f.layer_id = %s",
+        [layer.pk],
+        bbox=bbox,
+        limit=limit,
+        offset=offset,
+        after=after,
+        properties=properties,
     )
 
 
 def public_page_sql(
-    slug: str, *, bbox: BBox | None, limit: int, offset: int
+    slug: str, *, bbox: BBox | None, limit: int, offset: int, after: int | None = None
 ) -> tuple[str, list[Any]]:
     """The statement behind a page of a public layer (also run by the benchmark through psql):
     the layer's row by its slug, and in the same statement its page when the layer is public.
@@ -203,10 +239,11 @@ def public_page_sql(
         bbox=bbox,
         limit=limit,
         offset=offset,
+        after=after,
         properties=None,
     )
     sql = (
-        f"SELECT {columns}, p.returned, p.features FROM gis_layers_layer l "
+        f"SELECT {columns}, p.returned, p.features, p.last_id, p.more FROM gis_layers_layer l "
         f"LEFT JOIN LATERAL ({page_sql}) p ON true WHERE l.slug = %s"
     )
     return sql, [*page_params, slug]
@@ -221,45 +258,92 @@ def _fetch_page(cursor, sql: str, params: list[Any]) -> tuple | None:
     return cursor.fetchone()
 
 
+# A bbox's matches are counted for numberMatched only up to this many: beyond, the count
+# would cost more than the page itself, and the response leaves numberMatched out.
+COUNT_CAP = 1_000
+
+
 def _page(
-    cursor, layer: Layer, bbox: BBox | None, limit: int, offset: int, returned: int, text
+    cursor,
+    layer: Layer,
+    bbox: BBox | None,
+    position: int,
+    returned: int,
+    text,
+    last_id: int | None,
+    more: bool,
 ) -> ItemsPage:
-    """The page with how many features match in all (counted only when it cannot be known)."""
+    """The page, with how many features match in all when that is cheap to know: the layer's
+    stored count without a bbox; the features before the page and in it when none follow;
+    else counted when at most COUNT_CAP match. Otherwise ``number_matched`` is None and left
+    out of the response, as OGC API - Features allows: counting a bbox holding 176,000
+    features cost more than building the 10,000 of its page. ``position``: the features
+    before the page."""
+    matched = None
     if bbox is None:
         matched = layer.feature_count
-    elif offset == 0 and returned < limit:
-        matched = returned
-    else:
+    elif not more:
+        matched = position + returned
+    elif position + returned < COUNT_CAP:
         where, where_params = _where("f.layer_id = %s", [layer.pk], bbox)
-        cursor.execute(f"SELECT count(*) FROM gis_layers_feature f WHERE {where}", where_params)
-        matched = cursor.fetchone()[0]
-    return ItemsPage(features=bytes(text), number_returned=returned, number_matched=matched)
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT FROM gis_layers_feature f WHERE {where} "
+            f"LIMIT {COUNT_CAP + 1}) c",
+            where_params,
+        )
+        counted = cursor.fetchone()[0]
+        matched = counted if counted <= COUNT_CAP else None
+    return ItemsPage(
+        features=bytes(text),
+        number_returned=returned,
+        number_matched=matched,
+        last_id=last_id,
+        more=more,
+    )
 
 
 def layer_items(
-    layer: Layer, *, bbox: BBox | None, limit: int, offset: int, properties: list[str] | None
+    layer: Layer,
+    *,
+    bbox: BBox | None,
+    limit: int,
+    offset: int,
+    properties: list[str] | None,
+    after: int | None = None,
+    position: int | None = None,
 ) -> ItemsPage:
-    """A page of a layer's features as GeoJSON text, and how many match in all."""
-    sql, params = items_sql(layer, bbox=bbox, limit=limit, offset=offset, properties=properties)
+    """A page of a layer's features as GeoJSON text. ``after``: the last id of the previous
+    page (keyset paging), ``position`` the features before it (carried by the page token)."""
+    sql, params = items_sql(
+        layer, bbox=bbox, limit=limit, offset=offset, properties=properties, after=after
+    )
     with connection.cursor() as cursor:
-        returned, text = _fetch_page(cursor, sql, params)
-        return _page(cursor, layer, bbox, limit, offset, returned, text)
+        returned, text, last_id, more = _fetch_page(cursor, sql, params)
+        before = offset + (position or 0)
+        return _page(cursor, layer, bbox, before, returned, text, last_id, more)
 
 
 def layer_with_public_page(
-    slug: str, *, bbox: BBox | None, limit: int, offset: int
+    slug: str,
+    *,
+    bbox: BBox | None,
+    limit: int,
+    offset: int,
+    after: int | None = None,
+    position: int | None = None,
 ) -> tuple[Layer | None, ItemsPage | None]:
     """The layer a page request names (or None), and its page if the layer is public: one
     round trip instead of two for the requests of public layers (bench/README.md)."""
-    sql, params = public_page_sql(slug, bbox=bbox, limit=limit, offset=offset)
+    sql, params = public_page_sql(slug, bbox=bbox, limit=limit, offset=offset, after=after)
     with connection.cursor() as cursor:
         row = _fetch_page(cursor, sql, params)
         if row is None:
             return None, None
-        layer = _layer_from_row(row[:-2])
+        layer = _layer_from_row(row[:-4])
         if layer.visibility != Layer.Visibility.PUBLIC:
             return layer, None
-        return layer, _page(cursor, layer, bbox, limit, offset, *row[-2:])
+        before = offset + (position or 0)
+        return layer, _page(cursor, layer, bbox, before, *row[-4:])
 
 
 def layer_feature(

@@ -182,7 +182,7 @@ def extra_collection_view(request: HttpRequest, extra) -> JsonResponse:
 def extra_items_view(request: HttpRequest, extra) -> HttpResponse:
     if not _format_ok(request):
         return _bad_format()
-    bbox, limit, offset = page_window(request)
+    bbox, limit, offset, _after = page_window(request)
     response = items_response(
         request,
         extra.items(bbox, limit, offset),
@@ -292,6 +292,14 @@ def openapi(request: HttpRequest) -> JsonResponse:
             "required": False,
             "schema": {"type": "integer", "minimum": 0, "default": 0},
         },
+        "after": {
+            "name": "after",
+            "in": "query",
+            "required": False,
+            "description": "Jeton de la page suivante (lien next), à reprendre tel quel ; "
+            "ne se combine pas avec offset.",
+            "schema": {"type": "string"},
+        },
         "collectionId": {
             "name": "collectionId",
             "in": "path",
@@ -347,7 +355,10 @@ def openapi(request: HttpRequest) -> JsonResponse:
                 "describeCollection", "Collection", ["collectionId", "f"], JSON
             ),
             "/collections/{collectionId}/items": op(
-                "getFeatures", "Objets", ["collectionId", "bbox", "limit", "offset", "f"], GEOJSON
+                "getFeatures",
+                "Objets",
+                ["collectionId", "bbox", "limit", "offset", "after", "f"],
+                GEOJSON,
             ),
             "/collections/{collectionId}/items/{featureId}": op(
                 "getFeature", "Objet", ["collectionId", "featureId", "f"], GEOJSON

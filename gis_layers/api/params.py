@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
+from django.core import signing
 from django.utils.translation import gettext as _
 
 from gis_layers.selectors import BBox
@@ -86,3 +88,51 @@ def parse_viewport(params) -> tuple[BBox, int]:
     if not params.get("zoom"):
         raise BadParameter("zoom", _("zoom est obligatoire (0 à 22)."))
     return bbox, parse_int(params.get("zoom"), "zoom", default=0, minimum=0, maximum=22)
+
+
+# --- Keyset pages ---------------------------------------------------------------------------------
+
+_AFTER_SALT = "gis_layers.items.after"
+MAX_TOKEN_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class After:
+    """Where a keyset page starts: after feature ``last_id``, ``position`` features in."""
+
+    last_id: int
+    position: int
+
+
+def _bbox_key(bbox: BBox | None) -> str:
+    return "" if bbox is None else ",".join(repr(v) for v in bbox.as_params())
+
+
+def after_token(slug: str, bbox: BBox | None, last_id: int, position: int) -> str:
+    """The ``after`` value of a next link: signed, so that it cannot be forged or moved to
+    another layer or bbox (the server would otherwise trust its id and its position)."""
+    return signing.Signer(salt=_AFTER_SALT).sign_object(
+        [slug, _bbox_key(bbox), last_id, position], compress=False
+    )
+
+
+def parse_after(raw: str | None, slug: str, bbox: BBox | None) -> After | None:
+    """The ``after`` of a next link, checked before any query (BadParameter if it was
+    altered, or belongs to another layer or bbox)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) > MAX_TOKEN_LENGTH:
+            raise signing.BadSignature
+        token_slug, key, last_id, position = signing.Signer(salt=_AFTER_SALT).unsign_object(raw)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise BadParameter(
+            "after", _("jeton de page invalide : suivez le lien « next » tel quel.")
+        ) from None
+    if token_slug != slug or key != _bbox_key(bbox):
+        raise BadParameter(
+            "after", _("ce jeton de page appartient à une autre collection ou à une autre bbox.")
+        )
+    if not (isinstance(last_id, int) and isinstance(position, int)):
+        raise BadParameter("after", _("jeton de page invalide : suivez le lien « next » tel quel."))
+    return After(last_id, position)

@@ -26,7 +26,10 @@ from .params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     MAX_OFFSET,
+    After,
     BadParameter,
+    after_token,
+    parse_after,
     parse_bbox,
     parse_int,
     parse_properties,
@@ -50,11 +53,13 @@ def _layer_for(
     """The layer a request names, and the page already read with it (or None)."""
     if paged and "properties" not in request.GET and "If-None-Match" not in request.headers:
         try:
-            bbox, limit, offset = page_window(request)
+            bbox, limit, offset, after = page_window(request, slug)
         except BadParameter:
             pass  # the view refuses it, after an unknown or forbidden layer is (404, 401, 403)
         else:
-            return selectors.layer_with_public_page(slug, bbox=bbox, limit=limit, offset=offset)
+            return selectors.layer_with_public_page(
+                slug, bbox=bbox, limit=limit, offset=offset, **_keyset(after)
+            )
     if data:
         return selectors.layer_for_data(slug), None
     return Layer.objects.filter(slug=slug).order_by().first(), None
@@ -137,8 +142,10 @@ def _abs(request: HttpRequest, path: str, params: dict | None = None) -> str:
     return request.build_absolute_uri(path + query)
 
 
-def page_window(request: HttpRequest):
-    """bbox, limit and offset of an items request (BadParameter on a bad one)."""
+def page_window(request: HttpRequest, slug: str | None = None):
+    """bbox, limit, offset and ``after`` (the keyset token of a layer's next link, checked
+    against the layer ``slug`` and the bbox; None for other collections) of an items request
+    (BadParameter on a bad one)."""
     bbox = parse_bbox(request.GET.get("bbox"))
     limit = parse_int(
         request.GET.get("limit"), "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT
@@ -146,7 +153,14 @@ def page_window(request: HttpRequest):
     offset = parse_int(
         request.GET.get("offset"), "offset", default=0, minimum=0, maximum=MAX_OFFSET
     )
-    return bbox, limit, offset
+    after = parse_after(request.GET.get("after"), slug, bbox) if slug is not None else None
+    if after is not None and offset:
+        raise BadParameter("offset", "offset et after ne se combinent pas : suivez le lien next.")
+    return bbox, limit, offset, after
+
+
+def _keyset(after: After | None) -> dict:
+    return {} if after is None else {"after": after.last_id, "position": after.position}
 
 
 def items_response(
@@ -158,12 +172,14 @@ def items_response(
     offset: int,
     collection: tuple[str, str] | None = None,
     head: dict | None = None,
+    next_after: str | None = None,
 ) -> HttpResponse:
     """A page of features (``page.features``: GeoJSON text built by PostGIS) framed as a
     FeatureCollection with its counts and self/next/prev links (also in ``Link``), and a link
     to its ``collection`` (path, title) for OGC API. Shared by the layers and the other
-    collections (gis_layers.collections)."""
-    base = {k: v for k, v in request.GET.items() if k not in ("offset", "f")}
+    collections (gis_layers.collections). ``next_after``: the keyset token of the next page
+    (layers), else the next page is an offset; a keyset page has no ``prev`` link."""
+    base = {k: v for k, v in request.GET.items() if k not in ("offset", "after", "f")}
     links = [
         {
             "href": request.build_absolute_uri(),
@@ -172,16 +188,22 @@ def items_response(
             "title": "Cette page",
         },
     ]
-    if offset + page.number_returned < page.number_matched:
+    more = (
+        page.more
+        if page.more is not None
+        else offset + page.number_returned < (page.number_matched or 0)
+    )
+    if more:
+        following = {"after": next_after} if next_after else {"offset": offset + limit}
         links.append(
             {
-                "href": _abs(request, path, {**base, "offset": offset + limit}),
+                "href": _abs(request, path, {**base, **following}),
                 "rel": "next",
                 "type": GEOJSON,
                 "title": "Page suivante",
             }
         )
-    if offset > 0:
+    if offset > 0 and "after" not in request.GET:
         links.append(
             {
                 "href": _abs(request, path, {**base, "offset": max(0, offset - limit)}),
@@ -199,9 +221,12 @@ def items_response(
                 "title": collection[1],
             }
         )
+    # numberMatched only when known without counting (selectors._page): OGC API - Features
+    # lets a server leave it out, and GDAL and QGIS page by the next link.
+    matched = {} if page.number_matched is None else {"numberMatched": page.number_matched}
     framing = {
         "type": "FeatureCollection",
-        "numberMatched": page.number_matched,
+        **matched,
         "numberReturned": page.number_returned,
         "timeStamp": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "links": links,
@@ -224,15 +249,19 @@ def _feature_collection(
     request: HttpRequest, layer: Layer, path: str, *, ogc: bool, page: ItemsPage | None = None
 ) -> HttpResponse:
     """A page of a layer as a FeatureCollection; ``page`` when api_view already read it."""
-    bbox, limit, offset = page_window(request)
+    bbox, limit, offset, after = page_window(request, layer.slug)
     properties = parse_properties(request.GET.get("properties"), layer.property_names)
-    etag = selectors.layer_etag(layer, "items", ogc, bbox, limit, offset, properties)
+    etag = selectors.layer_etag(layer, "items", ogc, bbox, limit, offset, after, properties)
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         return HttpResponseNotModified(headers={"ETag": etag})
     if page is None:
         page = selectors.layer_items(
-            layer, bbox=bbox, limit=limit, offset=offset, properties=properties
+            layer, bbox=bbox, limit=limit, offset=offset, properties=properties, **_keyset(after)
         )
+    next_after = None
+    if page.more and page.last_id is not None:
+        before = offset + (after.position if after else 0)
+        next_after = after_token(layer.slug, bbox, page.last_id, before + page.number_returned)
     response = items_response(
         request,
         page,
@@ -243,6 +272,7 @@ def _feature_collection(
         head=(
             {"attribution": layer.attribution} if layer.attribution or layer.is_synthetic else None
         ),
+        next_after=next_after,
     )
     response["ETag"] = etag
     return response
