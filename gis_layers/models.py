@@ -66,6 +66,16 @@ class Layer(models.Model):
             'Liste de {"name", "type", "label"} ; type : string, integer, number, boolean.'
         ),
     )
+    tile_properties = models.JSONField(
+        _("attributs des tuiles vectorielles"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Noms des attributs portés par les tuiles, en plus de l'identifiant (ceux dont le "
+            'style de la carte a besoin), par exemple ["type"] ; vide : l\'identifiant seul. '
+            "Les pages GeoJSON portent toujours tous les attributs."
+        ),
+    )
     identifier_label = models.CharField(
         _("libellé de l'identifiant"),
         max_length=100,
@@ -107,7 +117,21 @@ class Layer(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """A layer's service belongs to its owner organisation (whoever chose them)."""
+        """A layer's service belongs to its owner organisation (whoever chose them); its tiles
+        carry attributes of its schema only."""
+        tile_properties = self.tile_properties or []
+        if not isinstance(tile_properties, list) or not all(
+            isinstance(name, str) for name in tile_properties
+        ):
+            raise ValidationError({"tile_properties": _("Une liste de noms d'attributs.")})
+        unknown = [n for n in tile_properties if n != "ref" and n not in self.property_names]
+        if unknown:
+            raise ValidationError(
+                {
+                    "tile_properties": _("Attributs absents du schéma de la couche : %(names)s.")
+                    % {"names": ", ".join(unknown[:10])}
+                }
+            )
         if (
             self.owner_organisation_id is not None
             and self.owner_service_id is not None

@@ -8,12 +8,13 @@ several times slower than concatenating ``ST_AsGeoJSON`` text with the stored JS
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from psycopg.adapt import Loader
 
@@ -27,9 +28,6 @@ STORAGE_SRID = settings.GRC_STORAGE_SRID
 GEOJSON_PRECISION = 6  # about 0.1 m in WGS84
 MVT_EXTENT = 4096
 MVT_BUFFER = 64
-# A tile carries at most this many features: a low-zoom tile of a million-point layer would
-# otherwise cost seconds and tens of megabytes. Clients zoom in (or use the items API).
-MAX_TILE_FEATURES = 50_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,8 @@ DATA_FIELDS = (
     "is_synthetic",
     "feature_count",
     "data_version",
+    "geometry_type",
+    "tile_properties",
 )
 
 
@@ -360,39 +360,94 @@ def layer_feature(
     return row[0] if row else None
 
 
+# The most features a tile carries, by zoom: a 256-pixel tile shows no more, and a low-zoom
+# tile of a million-point layer would otherwise cost seconds and tens of megabytes. Clients
+# zoom in (or page through the items API).
+TILE_FEATURE_CAPS = ((10, 10_000), (13, 25_000), (22, 50_000))  # (up to zoom, cap)
+POINT_TYPES = ("Point", "MultiPoint")
+EARTH_CIRCUMFERENCE_M = 40_075_016.686
+# Web Mercator metres to ground metres at 50.5° N (cos 50.5°); further south in France a
+# quarter pixel is slightly more than the tolerance: simplification stays on the safe side.
+MERCATOR_TO_GROUND = 0.64
+
+
+def tile_feature_cap(z: int) -> int:
+    return next(cap for zoom, cap in TILE_FEATURE_CAPS if z <= zoom)
+
+
+def tile_properties(layer: Layer) -> list[str]:
+    """The attributes a layer's tiles carry besides its identifier (Layer.tile_properties,
+    those of its schema only)."""
+    names = layer.property_names
+    return [n for n in (layer.tile_properties or []) if n != "ref" and n in names]
+
+
 def tile_sql(layer: Layer, z: int, x: int, y: int) -> tuple[str, list[Any]]:
     """The one statement behind a vector tile (also run by the benchmark).
 
-    The rows are MATERIALIZED so that ST_AsMVTGeom runs once per feature (not again in the
-    filter), capped at MAX_TILE_FEATURES, and aggregated in id order: the same data always gives
-    the same bytes, which the strong ETag promises (a parallel plan would otherwise shuffle them).
+    Each feature carries its id, its identifier (``ref``) and the layer's tile properties
+    (Layer.tile_properties), not every attribute: what the map styles need. Lines and areas
+    are simplified to a quarter of a tile pixel before they are reprojected. At most
+    ``tile_feature_cap(z)`` features. There is no ORDER BY (sorting the rows cost more than
+    the rest of a dense tile): the statement runs without parallel workers (layer_tile), so
+    the same data and plan give the same bytes, and the ETag is weak (tile_etag).
     """
+    columns = "f.id, f.ref"
+    params: list[Any] = [z, x, y, z, x, y, MVT_BUFFER / MVT_EXTENT]
+    properties = tile_properties(layer)
+    if properties:
+        pairs = ", ".join(["%s, f.properties -> %s"] * len(properties))
+        columns += f", jsonb_strip_nulls(jsonb_build_object({pairs})) AS properties"
+        props_params = [v for name in properties for v in (name, name)]
+    else:
+        props_params = []
+    geom = "f.geom"
+    simplify_params: list[Any] = []
+    if layer.geometry_type not in POINT_TYPES:
+        # a quarter of a pixel of a 4,096-unit tile at this zoom, in Lambert-93 metres
+        geom = "ST_Simplify(f.geom, %s, true)"
+        simplify_params = [EARTH_CIRCUMFERENCE_M / 2**z / MVT_EXTENT / 4 * MERCATOR_TO_GROUND]
     sql = f"""
         WITH bounds AS (
             SELECT ST_TileEnvelope(%s, %s, %s) AS tile,
                    ST_Transform(ST_TileEnvelope(%s, %s, %s, margin => %s), {STORAGE_SRID}) AS query
-        ), rows AS MATERIALIZED (
-            SELECT f.id, f.properties,
-                   ST_AsMVTGeom(ST_Transform(f.geom, 3857), bounds.tile,
+        )
+        SELECT ST_AsMVT(t, %s, {MVT_EXTENT}, 'geom', 'id') FROM (
+            SELECT {columns},
+                   ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.tile,
                                 {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom
             FROM gis_layers_feature f, bounds
             WHERE f.layer_id = %s AND f.geom && bounds.query
-            ORDER BY f.id
-            LIMIT {MAX_TILE_FEATURES}
-        )
-        SELECT ST_AsMVT(rows, %s, {MVT_EXTENT}, 'geom', 'id' ORDER BY id)
-        FROM rows WHERE geom IS NOT NULL
+            LIMIT %s
+        ) t
+        WHERE t.geom IS NOT NULL
     """
-    margin = MVT_BUFFER / MVT_EXTENT
-    return sql, [z, x, y, z, x, y, margin, layer.pk, layer.slug]
+    return sql, [
+        *params,
+        layer.slug,
+        *props_params,
+        *simplify_params,
+        layer.pk,
+        tile_feature_cap(z),
+    ]
 
 
 def layer_tile(layer: Layer, z: int, x: int, y: int) -> bytes:
+    """A tile's bytes, without parallel workers: their rows would reach ST_AsMVT in an
+    order that changes from one run to the next."""
     sql, params = tile_sql(layer, z, x, y)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         cursor.execute(sql, params)
         data = cursor.fetchone()[0]
     return bytes(data) if data is not None else b""
+
+
+def tile_version(layer: Layer) -> str:
+    """What a tile's bytes depend on besides its place: the layer's data and its tile
+    properties. Tile URLs carry it (``?v=``), so that a cache may keep them long."""
+    digest = hashlib.sha256(json.dumps(tile_properties(layer)).encode()).hexdigest()[:8]
+    return f"{layer.data_version}.{digest}"
 
 
 def layer_extent_wgs84(layer: Layer) -> list[float] | None:

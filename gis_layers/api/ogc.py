@@ -8,6 +8,7 @@ other ``f`` is a 400.
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -105,6 +106,7 @@ def conformance(request: HttpRequest) -> JsonResponse:
 def _collection(request: HttpRequest, layer: Layer) -> dict:
     items = _abs(request, reverse("ogcapi:items", args=[layer.slug]))
     urls = layer_urls(request, layer)
+    tile_version = selectors.tile_version(layer)
     extent = selectors.layer_extent_wgs84(layer)
     data = {
         "id": layer.slug,
@@ -121,7 +123,9 @@ def _collection(request: HttpRequest, layer: Layer) -> dict:
             },
             {"href": items, "rel": "items", "type": GEOJSON, "title": "Objets (GeoJSON)"},
             {
-                "href": urls["vector_tiles"],
+                # versioned: a client reading the collection gets tiles a cache may keep for a
+                # day (views.tile); the catalogue's URL for QGIS stays the same across imports
+                "href": f"{urls['vector_tiles']}?{urlencode({'v': tile_version})}",
                 "rel": "item",
                 "type": "application/vnd.mapbox-vector-tile",
                 "title": "Tuiles vectorielles (MVT), {z}/{x}/{y}",

@@ -127,10 +127,12 @@ def api_view(
             return error(400, "InvalidParameterValue", f"{exc.name} : {exc}")
         if slug is not None:
             layer = kwargs["layer"]
-            # Non-public data must not be kept by shared caches.
-            response["Cache-Control"] = (
-                "public, max-age=60" if layer.visibility == "public" else "private, max-age=0"
-            )
+            # Non-public data must not be kept by shared caches (a view may allow more for
+            # public data: versioned tiles).
+            if not response.has_header("Cache-Control") or layer.visibility != "public":
+                response["Cache-Control"] = (
+                    "public, max-age=60" if layer.visibility == "public" else "private, max-age=0"
+                )
             response["Vary"] = "Authorization, Cookie"
         return response
 
@@ -328,6 +330,11 @@ def layer_urls(request: HttpRequest, layer: Layer) -> dict[str, str]:
 # --- Vector tiles --------------------------------------------------------------------------------
 
 
+# A versioned tile URL (``?v=`` the layer's tile version) names bytes that never change:
+# shared caches may keep those of a public layer for a day.
+VERSIONED_TILE_MAX_AGE = 86_400
+
+
 @api_view(data=True)
 def tile(request: HttpRequest, layer: Layer, z: int, x: int, y: int) -> HttpResponse:
     if not 0 <= z <= 22:
@@ -338,9 +345,14 @@ def tile(request: HttpRequest, layer: Layer, z: int, x: int, y: int) -> HttpResp
             "InvalidParameterValue",
             f"x et y doivent être compris entre 0 et {2**z - 1} au niveau {z}.",
         )
-    etag = selectors.layer_etag(layer, "mvt", z, x, y)
-    if request.headers.get("If-None-Match") == etag:
-        return HttpResponseNotModified(headers={"ETag": etag})
-    response = HttpResponse(selectors.layer_tile(layer, z, x, y), content_type=MVT)
-    response["ETag"] = etag
+    version = selectors.tile_version(layer)
+    # Weak: the same features in another order would be another byte string (tile_sql).
+    etag = "W/" + selectors.layer_etag(layer, "mvt", version, z, x, y)
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified(headers={"ETag": etag})
+    else:
+        response = HttpResponse(selectors.layer_tile(layer, z, x, y), content_type=MVT)
+        response["ETag"] = etag
+    if layer.visibility == Layer.Visibility.PUBLIC and request.GET.get("v") == version:
+        response["Cache-Control"] = f"public, max-age={VERSIONED_TILE_MAX_AGE}, immutable"
     return response

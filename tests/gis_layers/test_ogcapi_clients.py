@@ -30,7 +30,7 @@ def test_collection_metadata_advertises_tiles_and_extent(client, layers):
     minx, miny, maxx, maxy = body["extent"]["spatial"]["bbox"][0]
     assert 2.99 < minx < maxx < 3.03 and 50.47 < miny < maxy < 50.49
     tiles = [link for link in body["links"] if link["type"] == "application/vnd.mapbox-vector-tile"]
-    assert tiles[0]["href"].endswith("/tiles/eclairage-test/{z}/{x}/{y}.mvt")
+    assert tiles[0]["href"].split("?v=")[0].endswith("/tiles/eclairage-test/{z}/{x}/{y}.mvt")
 
 
 def test_item_and_missing_items(client, layers):
