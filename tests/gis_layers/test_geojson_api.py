@@ -35,9 +35,9 @@ def test_paging_walks_every_feature_once(client, layers):
 def test_bbox_selects_the_features_inside(client, layers, django_assert_max_num_queries):
     bbox = "3.0045,50.4770,3.0085,50.4800"  # columns 5..8, rows 3..7 of the grid
     with django_assert_max_num_queries(3):
-        body = client.get(URL, {"bbox": bbox, "limit": 10}).json()
+        body = client.get(URL, {"bbox": bbox, "limit": 20}).json()
     assert body["numberMatched"] == 4 * 5
-    assert body["numberReturned"] == 10
+    assert body["numberReturned"] == 20
     for feature in body["features"]:
         lon, lat = feature["geometry"]["coordinates"]
         assert 3.0045 <= lon <= 3.0085 and 50.4770 <= lat <= 50.4800

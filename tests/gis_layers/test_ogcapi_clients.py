@@ -55,11 +55,14 @@ def test_owslib_reads_collections_and_pages_through_items_with_a_bbox(live_serve
     )
     bbox = [3.0045, 50.4770, 3.0085, 50.4800]
     first = api.collection_items("eclairage-test", bbox=bbox, limit=7)
-    assert first["numberMatched"] == 20 and first["numberReturned"] == 7
+    # more follow: numberMatched is left out rather than counted (selectors._page)
+    assert "numberMatched" not in first and first["numberReturned"] == 7
     refs = [f["properties"]["ref"] for f in first["features"]]
     second = api.collection_items("eclairage-test", bbox=bbox, limit=7, offset=7)
     refs += [f["properties"]["ref"] for f in second["features"]]
     assert len(set(refs)) == 14
+    last = api.collection_items("eclairage-test", bbox=bbox, limit=7, offset=14)
+    assert last["numberMatched"] == 20 and last["numberReturned"] == 6
 
 
 GDAL_CLIENT = """

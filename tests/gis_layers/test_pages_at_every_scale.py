@@ -80,20 +80,20 @@ def test_keyset_and_offset_pages_agree(client, layers):
     assert [f["id"] for f in client.get(after_middle).json()["features"]] == by_offset[27:36]
 
 
-def test_number_matched_when_cheap_and_left_out_when_not(client, layers, monkeypatch):
-    from gis_layers import selectors
-
+def test_number_matched_when_known_and_left_out_when_not(
+    client, layers, django_assert_max_num_queries
+):
     bbox = "3.0045,50.4770,3.0085,50.4800"  # 20 streetlights
-    body = client.get(URL, {"bbox": bbox, "limit": 10}).json()
-    assert body["numberMatched"] == 20  # counted: at most COUNT_CAP match
     assert client.get(URL, {"limit": 10}).json()["numberMatched"] == 300  # the stored count
-    monkeypatch.setattr(selectors, "COUNT_CAP", 15)
-    body = client.get(URL, {"bbox": bbox, "limit": 10}).json()
+    with django_assert_max_num_queries(1):  # the layer and its page: no count
+        body = client.get(URL, {"bbox": bbox, "limit": 10}).json()
     assert "numberMatched" not in body and body["numberReturned"] == 10
     following = next(link["href"] for link in body["links"] if link["rel"] == "next")
     last = client.get(following).json()
     assert last["numberMatched"] == 20 and last["numberReturned"] == 10
     assert [link["rel"] for link in last["links"]] == ["self", "collection"]
+    alone = client.get(URL, {"bbox": bbox, "limit": 20}).json()
+    assert alone["numberMatched"] == 20  # a first page holding every match
 
 
 @pytest.mark.parametrize(
