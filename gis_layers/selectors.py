@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import QuerySet
 from psycopg.adapt import Loader
 
@@ -403,7 +403,7 @@ def tile_sql(layer: Layer, z: int, x: int, y: int) -> tuple[str, list[Any]]:
                    ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.tile,
                                 {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom
             FROM gis_layers_feature f, bounds
-            WHERE f.layer_id = %s AND f.geom && bounds.query
+            WHERE f.layer_id = %s AND f.geom && bounds.query AND grc_serial_plan()
             LIMIT %s
         ) t
         WHERE t.geom IS NOT NULL
@@ -419,11 +419,8 @@ def tile_sql(layer: Layer, z: int, x: int, y: int) -> tuple[str, list[Any]]:
 
 
 def layer_tile(layer: Layer, z: int, x: int, y: int) -> bytes:
-    """A tile's bytes, without parallel workers: their rows would reach ST_AsMVT in an
-    order that changes from one run to the next."""
     sql, params = tile_sql(layer, z, x, y)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         data = cursor.fetchone()[0]
     return bytes(data) if data is not None else b""
