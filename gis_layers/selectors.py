@@ -141,14 +141,16 @@ def _feature_sql(properties: list[str] | None, alias: str = "f") -> tuple[str, l
 
 
 def _where(layer_sql: str, layer_params: list[Any], bbox: BBox | None) -> tuple[str, list[Any]]:
-    """The features of a page: ``layer_sql`` chooses the layer (``f.layer_id = %s``)."""
+    """The features of a page: ``layer_sql`` chooses the layer (``f.layer_id = %s``).
+
+    ST_Intersects alone: PostGIS adds its index condition (``&&``) and estimates its share of
+    rows once. Written twice, ``&&`` and ST_Intersects were taken for independent filters and
+    the matches of a bbox underestimated 4.7 times (44,000 for 208,000), which led PostgreSQL
+    to sort every match where walking the ids in order stops at the page's end."""
     if bbox is None:
         return layer_sql, layer_params
     envelope = f"ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, {API_SRID}), {STORAGE_SRID})"
-    return (
-        f"{layer_sql} AND f.geom && {envelope} AND ST_Intersects(f.geom, {envelope})",
-        [*layer_params, *bbox.as_params(), *bbox.as_params()],
-    )
+    return f"{layer_sql} AND ST_Intersects(f.geom, {envelope})", [*layer_params, *bbox.as_params()]
 
 
 def _page_sql(
@@ -162,43 +164,44 @@ def _page_sql(
     properties: list[str] | None,
 ) -> tuple[str, list[Any]]:
     """A page: how many features it holds, their GeoJSON texts joined by commas, its last id
-    and whether more follow.
+    and whether more follow (one row more is read to know).
 
-    The page's cost follows the page, not the bbox: the ids of the page (one more, to know
-    whether another page follows) are chosen and sorted alone, through the (layer, id) or the
-    (layer, geometry) index, and only the rows kept are read again for their GeoJSON. Sorting
-    the matching rows with their GeoJSON, as before, spilled 176,000 of them to disk for a
-    10,000-feature page (bench/README.md, "Layer sweep"). ``after`` continues after that id
-    (keyset paging: page 100 costs what page 1 does); ``offset`` skips matches (costs what
-    it skips). With all properties, each feature's GeoJSON is the stored generated column
-    ``geojson`` (migration 0003); a property selection builds the features on the fly.
+    The page's cost follows the page, not the bbox:
+    - the statement calls grc_serial_plan() (migration 0008): no parallel workers, whose start
+      cost 15-20 ms on a 100-feature page, and the planner then counts a bbox's matches
+      right (a parallel plan shows them per worker);
+    - PostgreSQL chooses between walking the layer's ids in order, stopping at the page's end
+      (a large bbox), and the bbox's matches through the GiST index kept in a top-N sort of
+      the page's size (a small one), on an estimate that is right (``_where``);
+    - only the id and the stored GeoJSON (migration 0003) are read and sorted, never the
+      geometry or the attributes: the sort of whole rows spilled 176,000 of them to disk for a
+      10,000-feature page. A property selection chooses the page's ids alone and builds the
+      features of the rows kept.
+    ``after`` continues after that id (keyset paging: page 100 costs what page 1 does);
+    ``offset`` skips matches (costs what it skips).
     """
-    if properties is None:
-        feature_sql, feature_params = "g.geojson", []
-    else:
-        feature_sql, feature_params = _feature_sql(properties, alias="g")
     where, where_params = _where(layer_sql, layer_params, bbox)
     keyset, keyset_params = (" AND f.id > %s", [after]) if after is not None else ("", [])
+    window = (
+        f"FROM gis_layers_feature f WHERE {where}{keyset} AND grc_serial_plan() "
+        f"ORDER BY f.id LIMIT %s OFFSET %s"
+    )
+    window_params = [*where_params, *keyset_params, limit + 1, offset]
+    if properties is None:
+        feature_sql, feature_params = "p.geojson", []
+        rows = f"SELECT f.id, f.geojson {window}"
+        join = ""
+    else:
+        feature_sql, feature_params = _feature_sql(properties, alias="g")
+        rows = f"SELECT f.id {window}"
+        join = " JOIN gis_layers_feature g ON g.id = p.id"
     sql = (
         f"SELECT count(*) FILTER (WHERE p.n <= %s) AS returned, "
         f"COALESCE(string_agg({feature_sql}, ',' ORDER BY p.id) FILTER (WHERE p.n <= %s), '') "
         f"AS features, max(p.id) FILTER (WHERE p.n <= %s) AS last_id, count(*) > %s AS more "
-        f"FROM (SELECT i.id, row_number() OVER (ORDER BY i.id) AS n FROM ("
-        f"SELECT f.id FROM gis_layers_feature f WHERE {where}{keyset} "
-        f"ORDER BY f.id LIMIT %s OFFSET %s) i) p "
-        f"JOIN gis_layers_feature g ON g.id = p.id"
+        f"FROM (SELECT i.*, row_number() OVER (ORDER BY i.id) AS n FROM ({rows}) i) p{join}"
     )
-    return sql, [
-        limit,
-        *feature_params,
-        limit,
-        limit,
-        limit,
-        *where_params,
-        *keyset_params,
-        limit + 1,
-        offset,
-    ]
+    return sql, [limit, *feature_params, limit, limit, limit, *window_params]
 
 
 def items_sql(
