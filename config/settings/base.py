@@ -134,7 +134,10 @@ DATABASES["default"]["OPTIONS"] = {
     # No JIT compilation: PostGIS functions declare high costs, so a map or heatmap over a few
     # thousand rows crosses jit_above_cost and spends ~1 s compiling what runs in 0.3 s
     # (bench/public_positions.py, 1M reports); nothing measured here ran faster with it.
-    "options": "-c jit=off",
+    # No synchronized scans: a large table's sequential scan would otherwise start where
+    # another one is, so a tile capped by a LIMIT without ORDER BY (gis_layers.selectors.
+    # tile_sql) held another 10,000 features at each request (seen on 1M points).
+    "options": "-c jit=off -c synchronize_seqscans=off",
 }
 if DB_POOL:
     DATABASES["default"]["OPTIONS"]["pool"] = {
