@@ -60,6 +60,7 @@ from __future__ import annotations
 import argparse
 import gc
 import http.client
+import itertools
 import json
 import math
 import os
@@ -332,6 +333,22 @@ def start_pygeoapi() -> Server:
 # --- psql ----------------------------------------------------------------------------------------
 
 
+def session_settings() -> list[str]:
+    """The settings our connections start with (``-c name=value`` in the database OPTIONS,
+    such as ``jit=off``), for the psql session too. Before 2026-12-08 the psql floor ran with
+    PostgreSQL's default ``jit=on`` (found by the layer sweep)."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return []
+    words = settings.DATABASES["default"].get("OPTIONS", {}).get("options", "").split()
+    return [
+        "{} = '{}'".format(*word.split("=", 1))
+        for flag, word in itertools.pairwise(words)
+        if flag == "-c" and "=" in word
+    ]
+
+
 class PsqlSession:
     """A long-lived psql writing results to /dev/null; statements are timed from this side."""
 
@@ -348,6 +365,8 @@ class PsqlSession:
         self.count = 0
         self.last_timing: float | None = None
         self._send("\\timing on")
+        for setting in session_settings():  # the floor runs as our statements run
+            self._send(f"SET {setting}")
 
     def _send(self, text: str) -> None:
         self.count += 1

@@ -24,8 +24,13 @@ Idempotent, in this order:
    ``gis_layers.services.layer_replace_features`` does it. The table is VACUUM ANALYZEd on
    every run (a migration may have rewritten it since);
 3. the view ``bench_points_v`` that pygeoapi's PostgreSQL provider reads (see run_layers.py);
-4. the separate virtualenv ``.local/bench-venv`` (Python >= 3.12) with pygeoapi and the pinned
-   versions of ``bench/requirements-pygeoapi.txt`` (``--no-pygeoapi`` skips it).
+4. the table ``bench_points_4326`` that tipg and pygeoapi read in ``bench/layers_sweep.py``: the
+   same rows with the geometry stored in WGS84, a primary key and a GiST index (rebuilt only
+   when the layer's ``data_version`` changed; see the README's "Layer sweep");
+5. the separate virtualenv ``.local/bench-venv`` (Python >= 3.12) with pygeoapi and the pinned
+   versions of ``bench/requirements-pygeoapi.txt`` (``--no-pygeoapi`` skips it);
+6. the separate virtualenv ``.local/tipg-venv`` (Python >= 3.11) with tipg, uvicorn and the
+   pinned versions of ``bench/requirements-tipg.txt`` (``--no-tipg`` skips it).
 
 ``--recreate`` drops the bench database first: needed when a migration it already ran was
 edited in place (``migrate`` does not run a migration twice).
@@ -63,6 +68,10 @@ CLUSTERS = 12
 CLUSTER_SHARE = 0.3
 SIGMA_M = 250.0
 MASK48 = 2**48 - 1  # keep 48 bits of the 64-bit hash: exact in a float8
+# tipg (and pygeoapi in the sweep) read a table of their own: see ensure_wgs84_table().
+TIPG_TABLE = "bench_points_4326"
+TIPG_VENV = ROOT / ".local" / "tipg-venv"
+TIPG_REQUIREMENTS = ROOT / "bench" / "requirements-tipg.txt"
 
 
 def log(message: str) -> None:
@@ -236,9 +245,64 @@ def ensure_view(layer_id: int) -> None:
     log(f"view {PYGEOAPI_VIEW} ready (layer id {layer_id})")
 
 
-def find_python312() -> str:
-    candidates = [shutil.which(f"python3.{minor}") for minor in (13, 12)]
-    candidates += [str(p) for p in sorted(Path.home().glob(".pyenv/versions/3.1[23]*/bin/python"))]
+def ensure_wgs84_table(layer_id: int) -> None:
+    """The bench layer as a table with its geometry stored in WGS84, for tipg and pygeoapi.
+
+    Both filter a bbox on their geometry column in WGS84: on the view (``ST_Transform`` of the
+    stored Lambert-93 geometry) no index could serve that filter and every bbox would scan the
+    whole layer. Here they get what a user of theirs would set up: a table with the geometry
+    in their CRS, a primary key on ``id`` and a GiST index, filled in id order like ours. The
+    table's comment records the layer and its ``data_version``: it is rebuilt only when they
+    change (about 20 s).
+    """
+    from django.db import connection
+
+    from gis_layers.models import Layer
+
+    version = Layer.objects.values_list("data_version", flat=True).get(pk=layer_id)
+    stamp = f"layer {layer_id} version {version}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [TIPG_TABLE])
+        if cursor.fetchone()[0] == stamp:
+            log(f"table {TIPG_TABLE} up to date ({stamp})")
+            return
+        log(f"building table {TIPG_TABLE} ({stamp})")
+        cursor.execute(f"DROP TABLE IF EXISTS {TIPG_TABLE}")
+        cursor.execute(
+            f"""
+            CREATE TABLE {TIPG_TABLE} (
+                id bigint PRIMARY KEY,
+                ref text NOT NULL,
+                category text,
+                height float8,
+                year integer,
+                geom geometry(Point, 4326) NOT NULL
+            )
+            """
+        )
+        cursor.execute(  # the same columns as the view pygeoapi reads in run_layers.py
+            f"""
+            INSERT INTO {TIPG_TABLE}
+            SELECT f.id, f.ref, f.properties ->> 'category', (f.properties -> 'height')::float8,
+                   (f.properties -> 'year')::integer, ST_Transform(f.geom, 4326)
+            FROM gis_layers_feature f WHERE f.layer_id = %s ORDER BY f.id
+            """,  # noqa: S608 (a constant table name)
+            [layer_id],
+        )
+        cursor.execute(f"CREATE INDEX {TIPG_TABLE}_geom ON {TIPG_TABLE} USING gist (geom)")
+        cursor.execute(f"COMMENT ON TABLE {TIPG_TABLE} IS %s", [stamp])
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {TIPG_TABLE}")
+
+
+def find_python(minimum: int) -> str:
+    """A Python 3.<minimum> or newer (on PATH or under pyenv) that runs."""
+    minors = range(13, minimum - 1, -1)
+    candidates = [shutil.which(f"python3.{minor}") for minor in minors]
+    for minor in minors:
+        candidates += [
+            str(p) for p in sorted(Path.home().glob(f".pyenv/versions/3.{minor}.*/bin/python"))
+        ]
     for candidate in candidates:
         # pyenv's shims exist for every version but fail when that version is not selected.
         if (
@@ -247,24 +311,28 @@ def find_python312() -> str:
             and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0
         ):
             return candidate
-    sys.exit("pygeoapi 0.24 needs Python >= 3.12: install python3.12 or pass --no-pygeoapi.")
+    return ""
 
 
-def ensure_pygeoapi_venv() -> None:
-    python = PYGEOAPI_VENV / "bin" / "python"
+def ensure_venv(venv: Path, requirements: Path, minimum: int, flag: str) -> None:
+    """A virtualenv of its own (Python >= 3.<minimum>) with the pinned requirements."""
+    python = venv / "bin" / "python"
     if not python.exists():
-        interpreter = find_python312()
-        log(f"creating {PYGEOAPI_VENV} with {interpreter}")
-        subprocess.run([interpreter, "-m", "venv", str(PYGEOAPI_VENV)], check=True)
-    log(f"installing {PYGEOAPI_REQUIREMENTS.name} into {PYGEOAPI_VENV}")
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-r", str(PYGEOAPI_REQUIREMENTS)], check=True
+        interpreter = find_python(minimum)
+        if not interpreter:
+            sys.exit(f"{requirements.name} needs Python >= 3.{minimum}: install it or pass {flag}.")
+        log(f"creating {venv} with {interpreter}")
+        subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
+    log(f"installing {requirements.name} into {venv}")
+    subprocess.run(  # run from the venv: pip would otherwise see the project's egg-info in ROOT
+        [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True, cwd=venv
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-pygeoapi", action="store_true", help="skip pygeoapi's virtualenv")
+    parser.add_argument("--no-tipg", action="store_true", help="skip tipg's virtualenv")
     parser.add_argument(
         "--recreate",
         action="store_true",
@@ -278,8 +346,11 @@ def main() -> None:
     layer_id = ensure_layer()
     vacuum_analyze()
     ensure_view(layer_id)
+    ensure_wgs84_table(layer_id)
     if not args.no_pygeoapi:
-        ensure_pygeoapi_venv()
+        ensure_venv(PYGEOAPI_VENV, PYGEOAPI_REQUIREMENTS, 12, "--no-pygeoapi")
+    if not args.no_tipg:
+        ensure_venv(TIPG_VENV, TIPG_REQUIREMENTS, 11, "--no-tipg")
     log("done")
 
 
