@@ -15,11 +15,15 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain
 from pathlib import Path, PurePosixPath
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyogrio
 from django.conf import settings
 from django.utils.translation import gettext as _
 from pyogrio import raw
@@ -38,6 +42,9 @@ CSV_OPEN_OPTIONS = {
     "KEEP_GEOM_COLUMNS": "NO",
     "AUTODETECT_TYPE": "YES",
 }
+# Features per batch: what one read holds in memory (as Arrow, then as Python rows), whatever
+# the size of the file.
+BATCH_SIZE = 10_000
 
 
 class ReadError(ValueError):
@@ -80,6 +87,9 @@ class Format:
     gdal_path: Callable[[Path], AbstractContextManager[str]]
     open_options: Mapping[str, str] = field(default_factory=dict)
     default_srid: int | None = None  # when the file names no CRS
+    # GDAL knows the number of features without reading them all (a header, a table of
+    # contents); otherwise counting would be one more pass over the file, and it is not asked.
+    counted: bool = False
 
 
 FORMATS = {
@@ -89,8 +99,8 @@ FORMATS = {
         partial(_behind_prefix, "GeoJSON:"),
         default_srid=4326,  # RFC 7946
     ),
-    "gpkg": Format("GeoPackage", (".gpkg",), _geopackage),
-    "shapefile": Format("Shapefile (zip)", (".zip",), _zipped_shapefile),
+    "gpkg": Format("GeoPackage", (".gpkg",), _geopackage, counted=True),
+    "shapefile": Format("Shapefile (zip)", (".zip",), _zipped_shapefile, counted=True),
     "csv": Format(
         "CSV",
         (".csv",),
@@ -104,13 +114,35 @@ EXTENSIONS = {ext: key for key, fmt in FORMATS.items() for ext in fmt.extensions
 _VIRTUAL_MARKERS = (b"<ogrvrtdatasource", b"<vrtdataset", b"<gdal_wms", b"<gdaltileindexdataset")
 
 
+Row = tuple[int, bytes | None, dict]  # (source feature number from 1, WKB or None, properties)
+
+
 @dataclass
 class SourceData:
+    """An opened source: its metadata at once, its features in batches as they are read.
+
+    ``batches`` reads the file while it is consumed (at most BATCH_SIZE features held at a
+    time), so a read error may come from it as a ReadError. ``close()`` ends the read early
+    (the file closed, a Shapefile's extracted parts removed); a fully consumed source closes
+    itself.
+    """
+
     format: str
     srid: int | None
     fields: list[str]
-    count: int
-    rows: Iterator[tuple[int, bytes | None, dict]]  # (source feature number, WKB, properties)
+    count: int  # -1 when the driver cannot tell without reading the whole file
+    batches: Iterator[list[Row]]
+    opened: ExitStack = field(default_factory=ExitStack)  # what holds the file open
+
+    @property
+    def rows(self) -> Iterator[Row]:
+        return chain.from_iterable(self.batches)
+
+    def close(self) -> None:
+        close = getattr(self.batches, "close", None)
+        if close is not None:
+            close()
+        self.opened.close()  # a generator closed before its first batch never ran its own
 
 
 def _sniff_content(head: bytes) -> str:
@@ -192,12 +224,84 @@ def _native(value):
     return value
 
 
+def _unreadable(fmt: str, exc: BaseException) -> ReadError:
+    # GDAL's own words (English, and they may quote the file) stay in the log.
+    logger.info("a %s upload could not be read: %r", fmt, exc)
+    return ReadError(
+        _(
+            "Le fichier n'a pas pu être lu comme %(format)s : il est incomplet, corrompu ou "
+            "d'une variante que le portail ne lit pas. Ouvrez-le dans QGIS et "
+            "exportez-le à nouveau."
+        )
+        % {"format": FORMATS[fmt].label}
+    )
+
+
+# pyogrio's errors are RuntimeErrors (DataSourceError, DataLayerError...), Arrow's while a batch
+# is read ArrowExceptions; a time limit or a lack of memory is not the file's fault and goes up
+# to the import.
+_GDAL_ERRORS = (RuntimeError, ValueError, TypeError, OSError, pa.ArrowException)
+
+
+def _python_values(column: pa.Array) -> list:
+    """One Arrow column as JSON-ready Python values (``_native``'s rules, vectorised where the
+    type allows it)."""
+    kind = column.type
+    if pa.types.is_floating(kind):  # NaN: no value
+        column = pc.if_else(pc.is_nan(column), pa.scalar(None, kind), column)
+    if (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_null(kind)
+    ):
+        return column.to_pylist()
+    return [_native(v) for v in column.to_pylist()]
+
+
+def _batches(
+    fmt: str, stack: ExitStack, reader, fields: list[str], watch: gdal.NetworkWatch
+) -> Iterator[list[Row]]:
+    """The features, BATCH_SIZE at a time, numbered from 1 across batches; the file stays open
+    (``stack``) until the last batch was read or the generator is closed."""
+    with stack:
+        number = 1
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except _GDAL_ERRORS as exc:
+                _refuse_network(watch)
+                raise _unreadable(fmt, exc) from None
+            _refuse_network(watch)
+            size = batch.num_rows
+            if not size:
+                continue
+            columns = [_python_values(batch.column(i)) for i in range(len(fields))]
+            # pyogrio puts the geometry (WKB) after the fields; a layer without one has none.
+            if batch.num_columns > len(fields):
+                geometry = batch.column(batch.num_columns - 1).to_pylist()
+            else:
+                geometry = [None] * size
+            numbers = range(number, number + size)
+            yield [
+                (n, wkb, dict(zip(fields, values, strict=True)))
+                for n, wkb, *values in zip(numbers, geometry, *columns, strict=True)
+            ]
+            number += size
+
+
 def read_source(
     path: Path, *, source_srid: int | None = None, name: str | None = None
 ) -> SourceData:
     """Open a vector file and stream its features; raise ReadError with the reason if it cannot.
 
-    ``name`` is the name the file was sent under (its extension must match the content). Raises
+    The format, the CRS and the fields are known on return; the features are read in batches
+    while ``batches`` (or ``rows``) is consumed, which may raise ReadError too. ``name`` is the
+    name the file was sent under (its extension must match the content). Raises
     core.gdal.GdalNotHardened (never opens the file) if this process's GDAL was not hardened.
     """
     path = Path(path).resolve()
@@ -209,53 +313,47 @@ def read_source(
     kwargs = {k.lower(): v for k, v in spec.open_options.items()}
     watch = gdal.watch_network()
     failure = None
-    try:
-        with spec.gdal_path(path) as gdal_path:
-            meta, _fids, geometry, field_data = raw.read(
-                gdal_path, return_fids=False, datetime_as_string=True, **kwargs
+    with ExitStack() as stack:
+        try:
+            gdal_path = stack.enter_context(spec.gdal_path(path))
+            meta, reader = stack.enter_context(
+                raw.open_arrow(
+                    gdal_path,
+                    batch_size=BATCH_SIZE,
+                    use_pyarrow=True,
+                    datetime_as_string=True,
+                    **kwargs,
+                )
             )
-    except UnsafeUpload as exc:
-        raise ReadError(str(exc)) from None
-    except (RuntimeError, ValueError, TypeError, OSError) as exc:
-        # pyogrio's errors are RuntimeErrors (DataSourceError, DataLayerError...); a time limit
-        # or a lack of memory is not the file's fault and goes up to the import.
-        failure = exc
-    _refuse_network(watch)  # what the file asked for explains any failure
-    if failure is not None:
-        # GDAL's own words (English, and they may quote the file) stay in the log.
-        logger.info("a %s upload could not be read: %r", fmt, failure)
-        raise ReadError(
-            _(
-                "Le fichier n'a pas pu être lu comme %(format)s : il est incomplet, corrompu ou "
-                "d'une variante que le portail ne lit pas. Ouvrez-le dans QGIS et "
-                "exportez-le à nouveau."
+            count = pyogrio.read_info(gdal_path, **kwargs)["features"] if spec.counted else -1
+        except UnsafeUpload as exc:
+            raise ReadError(str(exc)) from None
+        except _GDAL_ERRORS as exc:
+            failure = exc
+        _refuse_network(watch)  # what the file asked for explains any failure
+        if failure is not None:
+            raise _unreadable(fmt, failure)
+        if source_srid is not None and _srid_of(f"EPSG:{source_srid}") != source_srid:
+            raise ReadError(
+                _("Le code EPSG %(srid)s est inconnu : vérifiez-le (2154 pour le Lambert-93).")
+                % {"srid": source_srid}
             )
-            % {"format": spec.label}
-        )
-    if source_srid is not None and _srid_of(f"EPSG:{source_srid}") != source_srid:
-        raise ReadError(
-            _("Le code EPSG %(srid)s est inconnu : vérifiez-le (2154 pour le Lambert-93).")
-            % {"srid": source_srid}
-        )
-    srid = source_srid or _srid_of(meta.get("crs")) or spec.default_srid
-    if srid is None:
-        raise ReadError(
-            _("Le système de coordonnées du fichier est inconnu : précisez son code EPSG.")
-        )
-    fields = [str(f) for f in meta["fields"]]
-    columns = [
-        [_native(v) for v in column.tolist()] if hasattr(column, "tolist") else list(column)
-        for column in field_data
-    ]
-    count = len(geometry) if geometry is not None else 0
-
-    def rows() -> Iterator[tuple[int, bytes | None, dict]]:
-        for index in range(count):
-            props = {name: _native(columns[i][index]) for i, name in enumerate(fields)}
-            wkb = geometry[index]
-            yield index + 1, (bytes(wkb) if wkb is not None else None), props
-
-    return SourceData(format=fmt, srid=srid, fields=fields, count=count, rows=rows())
+        srid = source_srid or _srid_of(meta.get("crs")) or spec.default_srid
+        if srid is None:
+            raise ReadError(
+                _("Le système de coordonnées du fichier est inconnu : précisez son code EPSG.")
+            )
+        fields = [str(f) for f in meta["fields"]]
+        # From here the source holds the open file: its last batch or close() closes it.
+        opened = stack.pop_all()
+    return SourceData(
+        format=fmt,
+        srid=srid,
+        fields=fields,
+        count=count,
+        batches=_batches(fmt, opened, reader, fields, watch),
+        opened=opened,
+    )
 
 
 def _refuse_network(watch: gdal.NetworkWatch) -> None:

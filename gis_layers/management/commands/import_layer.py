@@ -1,4 +1,4 @@
-"""Import a vector file into a layer (replacing its features atomically)."""
+"""Import a vector file into a layer (replacing its features atomically), read in batches."""
 
 from pathlib import Path
 
@@ -46,7 +46,8 @@ class Command(BaseCommand):
             )
 
         def progress(stage, done, total):
-            self.stdout.write(f"  {stage}: {done}/{total}")
+            # total is 0 when the file does not tell it (GeoJSON, CSV) before being read
+            self.stdout.write(f"  {stage}: {done}/{total}" if total else f"  {stage}: {done}")
 
         try:
             result, fmt, srid = layer_import_file(
