@@ -366,7 +366,7 @@ class PsqlSession:
         self.last_timing: float | None = None
         self._send("\\timing on")
         for setting in session_settings():  # the floor runs as our statements run
-            self._send(f"SET {setting}")
+            self._send(f"SET {setting};")
 
     def _send(self, text: str) -> None:
         self.count += 1
