@@ -73,8 +73,8 @@ from run_layers import (
     http_get,
     measure,
     psql_output,
-    pygeoapi_config,
     start_ours,
+    start_pygeoapi,
 )
 from setup_bench import TIPG_TABLE, TIPG_VENV
 
@@ -257,38 +257,13 @@ def start_tipg() -> Server:
 def start_pygeoapi_sweep() -> Server:
     """pygeoapi as in run_layers.py (count on), but on the WGS84 table, which has a GiST index
     its bbox filter can use (the view of run_layers.py has none)."""
-    folder = OUT / "pygeoapi-sweep"
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = pygeoapi_config(port)
-    resource = config["resources"]["bench-points"]
-    resource["providers"][0]["table"] = TIPG_TABLE
-    config["resources"] = {"bench-points": resource}
-    config_path, openapi = folder / "config.yml", folder / "openapi.yml"
-    config_path.write_text(json.dumps(config, indent=1))  # JSON is valid YAML
-    env = dict(os.environ) | {"PYGEOAPI_CONFIG": str(config_path), "PYGEOAPI_OPENAPI": str(openapi)}
-    bin_dir = PYGEOAPI_VENV / "bin"
-    subprocess.run(
-        [
-            str(bin_dir / "pygeoapi"),
-            "openapi",
-            "generate",
-            str(config_path),
-            "--output-file",
-            openapi,
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return Server(
-        "pygeoapi-sweep",
-        [str(bin_dir / "gunicorn"), "pygeoapi.flask_app:APP"],
-        env,
-        folder,
-        "/collections/bench-points?f=json",
-        port,
-    )
+
+    def on_the_wgs84_table(config: dict) -> dict:
+        resource = config["resources"]["bench-points"]
+        resource["providers"][0]["table"] = TIPG_TABLE
+        return config | {"resources": {"bench-points": resource}}
+
+    return start_pygeoapi("pygeoapi-sweep", on_the_wgs84_table)
 
 
 # --- Items ---------------------------------------------------------------------------------------

@@ -306,22 +306,31 @@ def pygeoapi_config(port: int) -> dict:
     }
 
 
-def start_pygeoapi() -> Server:
-    folder = OUT / "pygeoapi"
+def start_pygeoapi(name: str = "pygeoapi", adjust: Callable[[dict], dict] | None = None) -> Server:
+    """pygeoapi under gunicorn, its configuration written in ``OUT/name``; ``adjust`` edits
+    the configuration first (the layer sweep points it at another table)."""
+    folder = OUT / name
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    config, openapi = folder / "config.yml", folder / "openapi.yml"
-    config.write_text(json.dumps(pygeoapi_config(port), indent=1))  # JSON is valid YAML
-    env = dict(os.environ) | {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
+    config = pygeoapi_config(port)
+    if adjust is not None:
+        config = adjust(config)
+    config_path, openapi = folder / "config.yml", folder / "openapi.yml"
+    config_path.write_text(json.dumps(config, indent=1))  # JSON is valid YAML
+    env = dict(os.environ) | {
+        "PYGEOAPI_CONFIG": str(config_path),
+        "PYGEOAPI_OPENAPI": str(openapi),
+    }
     bin_dir = PYGEOAPI_VENV / "bin"
+    generate = [str(bin_dir / "pygeoapi"), "openapi", "generate", str(config_path)]
     subprocess.run(
-        [str(bin_dir / "pygeoapi"), "openapi", "generate", str(config), "--output-file", openapi],
+        [*generate, "--output-file", str(openapi)],
         env=env,
         check=True,
         capture_output=True,
     )
     return Server(
-        "pygeoapi",
+        name,
         [str(bin_dir / "gunicorn"), "pygeoapi.flask_app:APP"],
         env,
         folder,
