@@ -474,9 +474,10 @@ def layer_import_run(*, import_id: int) -> LayerImport:
     record = LayerImport.objects.select_related("layer").get(pk=import_id)
 
     def progress(stage: str, done: int, total: int) -> None:
-        # shown on the import's page; without Redis the import goes on, unseen until done. A
-        # total the file does not tell (GeoJSON, CSV) is shown as what was read so far.
-        value = {"stage": stage, "done": done, "total": total or done}
+        # shown on the import's page; without Redis the import goes on, unseen until done. The
+        # total is 0 while the file does not tell it (GeoJSON, CSV): the page then shows what
+        # was read so far, without a bar that would look full.
+        value = {"stage": stage, "done": done, "total": total}
         failopen.cache.call(lambda: cache.set(progress_key(record.pk), value, 3600), None)
 
     with _Heartbeat(import_id, claim):

@@ -1,4 +1,6 @@
 // Follows a layer import without reloading; the page works without it (an "Actualiser" link).
+import { gettext } from "./i18n.js";
+
 const box = document.getElementById("import-status");
 const done = (status) => status === "succeeded" || status === "failed";
 async function poll() {
@@ -8,9 +10,15 @@ async function poll() {
     const data = await response.json();
     document.getElementById("status-label").textContent = data.status_label;
     const p = data.progress || {};
+    const text = document.getElementById("status-progress");
+    const bar = document.getElementById("status-bar");
     if (p.total) {
-      document.getElementById("status-progress").textContent = `– ${p.stage} : ${p.done} / ${p.total}`;
-      document.getElementById("status-bar").value = Math.round((100 * p.done) / p.total);
+      text.textContent = `– ${p.stage} : ${p.done} / ${p.total}`;
+      bar.value = Math.round((100 * p.done) / p.total);
+    } else if (p.done) {
+      // the file does not tell its total (GeoJSON, CSV): what was read, an indeterminate bar
+      text.textContent = `– ${p.stage} : ${gettext("%(n)s objets lus", { n: p.done })}`;
+      bar.removeAttribute("value");
     }
     box.dataset.status = data.status;
     if (done(data.status)) { window.location.reload(); return; }

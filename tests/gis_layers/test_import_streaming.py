@@ -240,3 +240,32 @@ def test_reading_memory_does_not_grow_with_the_file(tmp_path):
     read_large, peak_large = _peak_kib(tmp_path / f"{large}.gpkg", 5_000)
     assert (read_small, read_large) == (small, large)
     assert peak_large - peak_small < 15 * 1024, (peak_small, peak_large)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("progress", "shown", "bar"),
+    [
+        ({"stage": "lecture", "done": 20000, "total": 0}, "20000 objets lus", None),
+        ({"stage": "lecture", "done": 20000, "total": 50000}, "20000 / 50000", "0"),
+    ],
+)
+def test_the_import_page_shows_what_was_read_when_the_total_is_unknown(
+    client, demo, bins, progress, shown, bar
+):
+    """A GeoJSON or a CSV does not tell its total: the page says what was read, and its bar
+    is indeterminate rather than full (the JSON the script polls carries total 0)."""
+    from django.core.cache import cache
+
+    from gis_layers.models import LayerImport
+    from gis_layers.services import progress_key
+
+    record = LayerImport.objects.create(layer=bins, source_name="a.geojson", status="running")
+    cache.set(progress_key(record.pk), progress)
+    client.force_login(demo.manager)
+    page = client.get(f"/intranet/imports/{record.pk}/").content.decode()
+    assert f"lecture : {shown}" in page
+    (tag,) = [t for t in page.split("<progress")[1:2]]
+    assert ('value="0"' in tag) == (bar is not None)
+    polled = client.get(f"/intranet/imports/{record.pk}/", {"format": "json"}).json()
+    assert polled["progress"] == progress
