@@ -15,7 +15,14 @@ from pathlib import Path
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    models,
+    transaction,
+)
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -25,7 +32,7 @@ from psycopg.types.json import Jsonb
 from core import failopen
 from organisations.models import Domain, Organisation
 
-from .models import Layer, LayerImport
+from .models import Feature, Layer, LayerImport
 from .readers import BATCH_SIZE, ReadError, Row, SourceData, read_source
 
 logger = logging.getLogger(__name__)
@@ -152,6 +159,7 @@ def layer_replace_features(
         progress("contrôle", count, count)
         accepted = _accepted_types(layer.geometry_type)
         minx, miny, maxx, maxy = FRANCE_2154
+        referrers = _detach_referrers(cursor, layer)
         cursor.execute("DELETE FROM gis_layers_feature WHERE layer_id = %s", [layer.pk])
         # Memory for this statement's sort and for merging the GIN index's pending entries
         # (what most of the time of a large insert goes to at the default 4 MB), then back to
@@ -179,6 +187,7 @@ def layer_replace_features(
         errors = [{"feature": n, "ref": ref, "reason": reason} for n, ref, reason, _ in found]
         rejected = found[0][3] if found else 0
         imported = count - rejected
+        _relink_referrers(cursor, layer, referrers, by_ref=bool(ref_field))
         progress("remplacement", count, count)
         cursor.execute(
             "SELECT ST_Envelope(ST_Extent(geom)::geometry) FROM gis_layers_feature "
@@ -201,6 +210,62 @@ def layer_replace_features(
     layer.refresh_from_db()
     progress("terminé", count, count)
     return ImportResult(total=count, imported=imported, rejected=rejected, errors=errors)
+
+
+def _referrer_columns() -> list[tuple[str, str, str]]:
+    """(table, primary key, column) of every foreign key to a feature that is set to null when
+    the feature goes (a report's equipment): found in the models' metadata, so that this app
+    never names the apps above it."""
+    found = []
+    for relation in Feature._meta.related_objects:
+        if relation.on_delete is models.SET_NULL and relation.field.concrete:
+            meta = relation.related_model._meta
+            found.append((meta.db_table, meta.pk.column, relation.field.column))
+    return found
+
+
+def _detach_referrers(cursor, layer: Layer) -> list[tuple[str, str, str]]:
+    """Before a replace deletes the layer's features: remember which rows point at which of
+    them (by the feature's identifier) and set those references to null, as deleting the
+    features through the ORM would. Without it a re-import of a layer whose equipment had
+    reports failed at commit on the foreign key."""
+    quote = connection.ops.quote_name
+    columns = _referrer_columns()
+    cursor.execute("DROP TABLE IF EXISTS layer_referrers")
+    cursor.execute(
+        "CREATE TEMP TABLE layer_referrers (rel int, pk bigint, ref text) ON COMMIT DROP"
+    )
+    for rel, (table, pk, column) in enumerate(columns):
+        cursor.execute(
+            f"INSERT INTO layer_referrers SELECT %s, r.{quote(pk)}, f.ref "
+            f"FROM {quote(table)} r JOIN gis_layers_feature f ON f.id = r.{quote(column)} "
+            f"WHERE f.layer_id = %s",
+            [rel, layer.pk],
+        )
+        cursor.execute(
+            f"UPDATE {quote(table)} SET {quote(column)} = NULL WHERE {quote(column)} IN "
+            f"(SELECT id FROM gis_layers_feature WHERE layer_id = %s)",
+            [layer.pk],
+        )
+    return columns
+
+
+def _relink_referrers(cursor, layer: Layer, columns, *, by_ref: bool) -> None:
+    """After the replace: point each remembered reference at the new feature with the same
+    identifier (the plate on the streetlight, which a re-import keeps), the first one when
+    several share it; the others stay null. Identifiers made from the file's row numbers (no
+    identifier field) name no equipment: nothing is linked again."""
+    quote = connection.ops.quote_name
+    if by_ref:
+        for rel, (table, pk, column) in enumerate(columns):
+            cursor.execute(
+                f"UPDATE {quote(table)} r SET {quote(column)} = f.id FROM layer_referrers l "
+                f"JOIN (SELECT DISTINCT ON (ref) ref, id FROM gis_layers_feature "
+                f"WHERE layer_id = %s ORDER BY ref, id) f ON f.ref = l.ref "
+                f"WHERE l.rel = %s AND r.{quote(pk)} = l.pk",
+                [layer.pk, rel],
+            )
+    cursor.execute("DROP TABLE layer_referrers")
 
 
 def _set_extent(layer: Layer, extent_wkb) -> None:

@@ -317,3 +317,41 @@ def test_an_upload_with_the_broker_down_is_kept_and_queued_by_the_sweep(
     assert record.queued_at is not None
     layer_import_run(import_id=record.pk)  # what the worker runs
     assert Feature.objects.filter(layer=bins).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_reimport_keeps_reports_on_their_equipment(layers, make_report):
+    """A re-import of a layer whose equipment has reports: each report follows its equipment's
+    identifier to the new feature, or loses it (null) when the identifier is gone; before,
+    the replace failed at commit on the foreign key."""
+    from gis_layers.models import Feature
+    from gis_layers.services import layer_replace_features
+    from reports.models import Report
+
+    from .conftest import GRID, point_rows
+
+    kept = Feature.objects.get(layer=layers.public, ref="EP-0002")
+    gone = Feature.objects.get(layer=layers.public, ref="EP-0250")
+    on_kept, on_gone, elsewhere = make_report(), make_report(), make_report()
+    other = Feature.objects.get(layer=layers.internal, ref="AEP-0001")
+    Report.objects.filter(pk=on_kept.pk).update(equipment_id=kept.pk)
+    Report.objects.filter(pk=on_gone.pk).update(equipment_id=gone.pk)
+    Report.objects.filter(pk=elsewhere.pk).update(equipment_id=other.pk)
+
+    result = layer_replace_features(
+        layer=layers.public, rows=point_rows(GRID[:10]), source_srid=4326, ref_field="ref"
+    )
+    assert result.imported == 10
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # the foreign keys checked now, as at the commit
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    new = Feature.objects.get(layer=layers.public, ref="EP-0002")
+    assert new.pk != kept.pk  # a new row, the same equipment
+    assert Report.objects.get(pk=on_kept.pk).equipment_id == new.pk
+    assert Report.objects.get(pk=on_gone.pk).equipment_id is None
+    assert Report.objects.get(pk=elsewhere.pk).equipment_id == other.pk  # another layer's
+
+    # without an identifier field the features are numbered by row: nothing is linked again
+    layer_replace_features(layer=layers.public, rows=point_rows(GRID[:10]), source_srid=4326)
+    assert Report.objects.get(pk=on_kept.pk).equipment_id is None
