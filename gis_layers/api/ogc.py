@@ -123,8 +123,8 @@ def _collection(request: HttpRequest, layer: Layer) -> dict:
             },
             {"href": items, "rel": "items", "type": GEOJSON, "title": "Objets (GeoJSON)"},
             {
-                # versioned: a client reading the collection gets tiles a cache may keep for a
-                # day (views.tile); the catalogue's URL for QGIS stays the same across imports
+                # versioned: a client reading the collection gets tiles a cache may keep for an
+                # hour (views.tile); the catalogue's URL for QGIS stays the same across imports
                 "href": f"{urls['vector_tiles']}?{urlencode({'v': tile_version})}",
                 "rel": "item",
                 "type": "application/vnd.mapbox-vector-tile",

@@ -331,8 +331,10 @@ def layer_urls(request: HttpRequest, layer: Layer) -> dict[str, str]:
 
 
 # A versioned tile URL (``?v=`` the layer's tile version) names bytes that never change:
-# shared caches may keep those of a public layer for a day.
-VERSIONED_TILE_MAX_AGE = 86_400
+# shared caches may keep those of a public layer for an hour, not longer: a layer made internal
+# keeps no version of its own, and a copy kept by a cache under an old URL stays readable
+# until it expires (a day would leave a day's window on data no longer public).
+VERSIONED_TILE_MAX_AGE = 3_600
 
 
 @api_view(data=True)

@@ -121,7 +121,7 @@ def test_versioned_tile_urls_may_be_cached_long(client, layers):
     x, y = tile_of(3.0050, 50.4780, 15)
     url = f"/tiles/eclairage-test/15/{x}/{y}.mvt"
     current = client.get(url, {"v": version})
-    assert current["Cache-Control"] == "public, max-age=86400, immutable"
+    assert current["Cache-Control"] == "public, max-age=3600, immutable"
     # a new import is a new version: the old URL is served briefly, the new one long
     layer_replace_features(
         layer=layers.public, rows=point_rows(GRID[:10]), source_srid=4326, ref_field="ref"
